@@ -1,0 +1,33 @@
+# The two commands a newcomer runs: `make serve` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: serve test venv bench-load bench-query clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(BIN)/python pyproject.toml
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+serve: $(STAMP)
+	$(BIN)/unishelf load --demo --if-empty
+	$(BIN)/unishelf serve
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+bench-load: $(STAMP)
+	$(BIN)/python bench/bench_load.py
+
+bench-query: $(STAMP)
+	$(BIN)/python bench/bench_query.py
+
+clean:
+	rm -rf $(VENV) var

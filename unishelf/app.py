@@ -1,0 +1,42 @@
+"""Wiring: the store, access points, catalogue rules and search engine that one config describes."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .config import Config
+from .marc.access_points import AccessPoints
+from .marc.catalogue import Catalogue, HoldingsFieldMap
+from .marc.store import Store
+from .search.bib1 import Bib1Mapping
+from .search.engine import Database, Engine
+
+
+@dataclass
+class Catalog:
+    config: Config
+    store: Store
+    points: AccessPoints
+    catalogue: Catalogue
+    engine: Engine
+    bib1: Bib1Mapping
+
+    def close(self):
+        self.store.close()
+
+
+def databases(config: Config) -> dict[str, Database]:
+    """The configured databases plus one view per member library, named by its code."""
+    result = {name: Database(name, spec["kind"]) for name, spec in config["databases"].items()}
+    for library in config.libraries:
+        result[library.code] = Database(library.code, "bib", library.code)
+    return result
+
+
+def open_catalog(config: Config, readonly: bool = False) -> Catalog:
+    points = AccessPoints.from_file(config.path("indexes"))
+    store = Store(config.store_path, map_size=config.map_size, readonly=readonly)
+    holdings_fields = [HoldingsFieldMap(tag, **{k: str(v) for k, v in spec.items()})
+                       for tag, spec in config["holdings"]["fields"].items()]
+    catalogue = Catalogue(points, config["matching"]["rules"], holdings_fields)
+    engine = Engine(store, points, databases(config))
+    return Catalog(config, store, points, catalogue, engine, Bib1Mapping.from_file(config.path("bib1"), points))

@@ -1,0 +1,181 @@
+"""Configuration: `config/defaults.yaml` overlaid with the chosen file, checked before anything starts.
+
+A wrong key, type or value stops the start with one message naming the file, the key and what is
+wrong; nothing half-configured runs.
+"""
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+CONFIG_DIR = Path(os.environ.get("UNISHELF_CONFIG_DIR", Path(__file__).resolve().parent.parent / "config"))
+DEFAULTS_FILE = CONFIG_DIR / "defaults.yaml"
+DEFAULT_CONFIG_FILE = CONFIG_DIR / "unishelf.yaml"
+ROLES = {"searcher", "cataloguer", "ill-staff", "admin"}
+_SIZE = re.compile(r"^\s*(\d+)\s*([KMGT]i?B?)?\s*$", re.I)
+_UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+class ConfigError(Exception):
+    def __init__(self, file: Path | str, key: str, problem: str):
+        super().__init__(f"{file}: {key}: {problem}")
+
+
+def parse_size(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    match = _SIZE.match(str(value))
+    if not match:
+        return None
+    return int(match[1]) * _UNITS[(match[2] or "")[:1].lower()]
+
+
+@dataclass(frozen=True)
+class Library:
+    code: str
+    name: str
+    ill_symbol: str
+    ill_address: str
+    region: str
+
+
+class Config:
+    def __init__(self, data: dict, source: Path | str, directory: Path):
+        self.data = data
+        self.source = source
+        self.directory = directory
+
+    def __getitem__(self, key: str):
+        return self.data[key]
+
+    @property
+    def data_dir(self) -> Path:
+        return Path(self.data["data_dir"])
+
+    @property
+    def store_path(self) -> Path:
+        return self.data_dir / "store"
+
+    @property
+    def map_size(self) -> int:
+        return parse_size(self.data["store"]["map_size"])
+
+    def path(self, key: str) -> Path:
+        """A file named in the config, relative to the config file's directory or CONFIG_DIR."""
+        name = Path(self.data[key])
+        for base in (self.directory, CONFIG_DIR):
+            if (base / name).exists():
+                return base / name
+        return CONFIG_DIR / name
+
+    @property
+    def libraries(self) -> list[Library]:
+        return [Library(**{k: str(entry.get(k, "")) for k in Library.__dataclass_fields__})
+                for entry in self.data["libraries"]]
+
+    def limit(self, name: str) -> int:
+        return parse_size(self.data["limits"][name])
+
+
+def load_config(path: str | Path | None = None, overrides: dict | None = None) -> Config:
+    """Defaults, then the file (the default file where it exists), then command-line overrides."""
+    with open(DEFAULTS_FILE, encoding="utf-8") as handle:
+        data = yaml.safe_load(handle)
+    if path is None and DEFAULT_CONFIG_FILE.exists():
+        path = DEFAULT_CONFIG_FILE
+    source: Path | str = "(defaults)"
+    directory = CONFIG_DIR
+    if path is not None:
+        source = Path(path)
+        directory = source.resolve().parent
+        try:
+            with open(source, encoding="utf-8") as handle:
+                overlay = yaml.safe_load(handle) or {}
+        except OSError as error:
+            raise ConfigError(source, "(file)", f"cannot be read: {error.strerror}") from None
+        except yaml.YAMLError as error:
+            raise ConfigError(source, "(file)", f"is not valid YAML: {error}") from None
+        if not isinstance(overlay, dict):
+            raise ConfigError(source, "(file)", "must be a mapping of keys to values")
+        _merge(data, overlay, source, "")
+    for dotted, value in (overrides or {}).items():
+        if value is None:
+            continue
+        target = data
+        *parents, last = dotted.split(".")
+        for part in parents:
+            target = target[part]
+        target[last] = value
+    _validate(data, source)
+    return Config(data, source, directory)
+
+
+def _merge(base: dict, overlay: dict, source, prefix: str):
+    for key, value in overlay.items():
+        dotted = f"{prefix}{key}"
+        if key not in base:
+            raise ConfigError(source, dotted, f"unknown key (known: {', '.join(map(str, base))})")
+        default = base[key]
+        if isinstance(default, dict) and key not in ("databases", "fields"):
+            if not isinstance(value, dict):
+                raise ConfigError(source, dotted, "must be a mapping")
+            _merge(default, value, source, dotted + ".")
+        elif default is not None and not _same_type(default, value):
+            raise ConfigError(source, dotted, f"must be {type(default).__name__}, not {type(value).__name__}")
+        else:
+            base[key] = value
+
+
+def _same_type(default, value) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    if isinstance(default, (int, str)) and isinstance(value, (int, str)):
+        return True
+    return isinstance(value, type(default))
+
+
+def _validate(data: dict, source):
+    listen = data["listen"]
+    for key in ("z3950_port", "http_port", "ill_port"):
+        port = listen[key]
+        if not isinstance(port, int) or not 0 <= port <= 65535:
+            raise ConfigError(source, f"listen.{key}", f"{port!r} is not a port number (0-65535)")
+    if parse_size(data["store"]["map_size"]) is None:
+        raise ConfigError(source, "store.map_size", f"{data['store']['map_size']!r} is not a size like 16GiB")
+    for key, value in data["limits"].items():
+        size = parse_size(value)
+        if size is None or size <= 0:
+            raise ConfigError(source, f"limits.{key}", f"{value!r} is not a positive number or size")
+    codes = set()
+    for i, library in enumerate(data["libraries"]):
+        where = f"libraries[{i}]"
+        if not isinstance(library, dict) or not library.get("code"):
+            raise ConfigError(source, where, "needs at least a code")
+        unknown = set(library) - set(Library.__dataclass_fields__)
+        if unknown:
+            raise ConfigError(source, f"{where}.{sorted(unknown)[0]}", "unknown key")
+        code = str(library["code"])
+        if not re.fullmatch(r"[A-Za-z0-9_-]+", code):
+            raise ConfigError(source, f"{where}.code", f"{code!r} may hold only letters, digits, - and _")
+        if code in codes:
+            raise ConfigError(source, f"{where}.code", f"{code!r} is used twice")
+        codes.add(code)
+    for i, user in enumerate(data["users"]):
+        where = f"users[{i}]"
+        if not isinstance(user, dict) or not user.get("name"):
+            raise ConfigError(source, where, "needs a name")
+        bad = set(user.get("roles", [])) - ROLES
+        if bad:
+            raise ConfigError(source, f"{where}.roles", f"unknown role {sorted(bad)[0]!r} (known: {', '.join(sorted(ROLES))})")
+    for name, database in data["databases"].items():
+        if not isinstance(database, dict) or database.get("kind") not in ("bib", "authority"):
+            raise ConfigError(source, f"databases.{name}.kind", "must be bib or authority")
+    from .marc.catalogue import MATCH_RULES
+    for rule in data["matching"]["rules"]:
+        if rule not in MATCH_RULES:
+            raise ConfigError(source, "matching.rules", f"{rule!r} is not one of {', '.join(MATCH_RULES)}")

@@ -1,0 +1,195 @@
+"""Access points: which parts of a record each index holds, read from `config/indexes.yaml`.
+
+`AccessPoints.extract` turns a record into its index entry: for every access point the
+normalised values (whole-field strings for text, canonical forms for identifiers). The store keeps
+that entry per record, so the words of an old version can be taken out of the index when the
+record changes, and phrases can be checked without parsing MARC again.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from . import normalize
+from .record import MarcRecord
+
+KINDS = ("text", "isbn", "issn", "lccn", "number", "year", "code", "class")
+_SOURCE = re.compile(r"^(?:(?P<special>@[a-z-]+)|(?P<tag>\d{3}|LDR)(?P<codes>[a-z0-9]*)"
+                     r"(?:/(?P<start>\d+)(?:-(?P<end>\d+))?)?(?:\[(?P<cond>\d=[^\]]+)\])?)$")
+_YEAR = re.compile(r"(?<!\d)(1[0-9]{3}|20[0-9]{2})(?!\d)")
+
+
+class IndexConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Source:
+    tag: str | None
+    codes: str
+    start: int | None
+    end: int | None
+    condition: tuple[str, str] | None
+    special: str | None
+
+
+@dataclass(frozen=True)
+class AccessPoint:
+    name: str
+    kind: str
+    sortable: bool
+    sources: dict  # syntax -> tuple[Source, ...]
+
+
+def _parse_source(text: str, where: str) -> Source:
+    match = _SOURCE.match(text)
+    if not match:
+        raise IndexConfigError(f"{where}: {text!r} is not a source like '245ab', '008/7-10' or '@all'")
+    start = match["start"]
+    end = match["end"] or start
+    condition = tuple(match["cond"].split("=", 1)) if match["cond"] else None
+    return Source(match["tag"], match["codes"] or "", int(start) if start else None,
+                  int(end) + 1 if end else None, condition, match["special"])
+
+
+class AccessPoints:
+    def __init__(self, definitions: dict, material_types: dict):
+        self.points: dict[str, AccessPoint] = {}
+        for name, spec in definitions.items():
+            where = f"access_points.{name}"
+            kind = spec.get("kind")
+            if kind not in KINDS:
+                raise IndexConfigError(f"{where}.kind: {kind!r} is not one of {', '.join(KINDS)}")
+            sources = {syntax: tuple(_parse_source(s, f"{where}.{syntax}") for s in spec.get(syntax, []))
+                       for syntax in ("marc21", "unimarc")}
+            self.points[name] = AccessPoint(name, kind, bool(spec.get("sort")), sources)
+        self.material_types = material_types
+        self.sortable = [p.name for p in self.points.values() if p.sortable]
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> "AccessPoints":
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+        return cls(data["access_points"], data.get("material_types", {}))
+
+    def __contains__(self, name: str) -> bool:
+        return name in self.points
+
+    def __getitem__(self, name: str) -> AccessPoint:
+        return self.points[name]
+
+    def extract(self, record: MarcRecord, syntax: str, libraries: list[str]) -> dict[str, list[str]]:
+        """The record's index entry: access point -> distinct normalised values, in order."""
+        by_tag: dict[str, list] = {}
+        for f in record.fields:
+            by_tag.setdefault(f.linked_tag, []).append(f)
+        entry = {}
+        for point in self.points.values():
+            values: list[str] = []
+            for source in point.sources.get(syntax, ()):
+                for raw in self._source_values(source, record, by_tag, syntax, libraries):
+                    values.extend(normalise(point.kind, raw))
+            if values:
+                entry[point.name] = list(dict.fromkeys(v for v in values if v))
+        return entry
+
+    def _source_values(self, source: Source, record: MarcRecord, by_tag, syntax, libraries):
+        if source.special == "@holdings":
+            return libraries
+        if source.special == "@leader-type":
+            return [self.material_type(record.leader, syntax)]
+        if source.special == "@oclc":
+            return oclc_numbers(record)
+        if source.special == "@all":
+            return [f.text() for f in record.fields if f.value is None]
+        values = []
+        for f in by_tag.get(source.tag, ()):
+            if source.condition and f.get(source.condition[0]) != source.condition[1]:
+                continue
+            if f.value is not None:
+                text = f.value
+            elif source.start is not None:
+                text = f.subfields[0][1] if f.subfields else ""
+            else:
+                text = f.text(source.codes or None)
+            if source.start is not None:
+                text = text[source.start:source.end]
+            if text:
+                values.append(text)
+        return values
+
+    def material_type(self, leader: str, syntax: str) -> str:
+        types = self.material_types.get(syntax, {}).get(leader[6:7], {})
+        return types.get(leader[7:8], types.get("default", "other"))
+
+
+def normalise(kind: str, text: str) -> list[str]:
+    """The values that `text` contributes to an access point of this kind."""
+    if kind == "text":
+        key = normalize.field_key(text)
+        return [key] if key else []
+    if kind == "isbn":
+        isbn = isbn13(text)
+        return [isbn] if isbn else []
+    if kind == "issn":
+        compact = re.sub(r"[^0-9Xx]", "", text.split(" ")[0]).upper()
+        return [compact] if len(compact) == 8 else []
+    if kind == "lccn":
+        lccn = normalise_lccn(text)
+        return [lccn] if lccn else []
+    if kind == "year":
+        return _YEAR.findall(text)[:1]
+    if kind == "class":
+        return [normalize.fold(text).strip()] if text.strip() else []
+    return [normalize.fold(text).strip()] if text.strip(" |#^") else []
+
+
+def isbn13(text: str) -> str | None:
+    """The ISBN-13 (digits only) of an ISBN-10 or ISBN-13 written with hyphens, spaces, '(pbk.)'."""
+    digits = re.sub(r"[^0-9Xx]", "", text.split("(")[0].strip().split(" ")[0]).upper()
+    if len(digits) == 10 and digits[:9].isdigit():
+        core = "978" + digits[:9]
+    elif len(digits) == 13 and digits.isdigit():
+        return digits
+    else:
+        return None
+    check = (10 - sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(core)) % 10) % 10
+    return core + str(check)
+
+
+def normalise_lccn(text: str) -> str | None:
+    """LC's LCCN normalisation: no blanks; 'n 79-1234' becomes 'n79001234'."""
+    value = text.replace(" ", "").split("/")[0]
+    if "-" in value:
+        prefix, _, serial = value.partition("-")
+        if serial.isdigit():
+            value = prefix + serial.rjust(6, "0")
+    return value.lower() or None
+
+
+def oclc_numbers(record: MarcRecord) -> list[str]:
+    numbers = []
+    for f in record.get_fields("035"):
+        for value in f.get_all("a"):
+            if value.startswith("(OCoLC)"):
+                digits = re.sub(r"^\D*", "", value[7:])
+                if digits.isdigit():
+                    numbers.append(str(int(digits)))
+    if (record.control("003") or "").strip() == "OCoLC":
+        digits = re.sub(r"^\D*", "", record.control("001") or "")
+        if digits.isdigit():
+            numbers.append(str(int(digits)))
+    return numbers
+
+
+def sort_title(record: MarcRecord) -> str:
+    """245 $a without its non-filing characters (second indicator), UNIMARC 200 $a otherwise."""
+    field = record.first("245")
+    if field is not None:
+        skip = int(field.indicators[1]) if field.indicators[1:2].isdigit() else 0
+        return normalize.field_key((field.get("a") or "")[skip:])
+    field = record.first("200")
+    return normalize.field_key(field.get("a") or "") if field is not None else ""

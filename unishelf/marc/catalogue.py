@@ -1,0 +1,212 @@
+"""Union-catalogue writes: add, update, merge and delete records with their holdings.
+
+A record a library contributes either becomes a new record, updates the one it was loaded as
+before (same bytes, or same 001/003), or, when it matches another library's record by a match
+key (OCLC number, LCCN, ISBN, ISSN, as config orders them), adds the library's holdings to that
+record instead of creating a duplicate. Within one library's own catalogue distinct records stay
+distinct even when they share an ISBN. Every change updates the index, the datestamp and the
+change log in the caller's write transaction.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from . import normalize
+from .access_points import AccessPoints, isbn13, normalise_lccn, oclc_numbers, sort_title
+from .reading import ReadRecord
+from .record import MarcRecord, parse_iso2709
+from .store import ALL_KEY, StoredRecord, Writer, kind_key, term_key
+
+MATCH_RULES = ("control", "oclc", "lccn", "isbn", "issn")
+
+
+@dataclass
+class Outcome:
+    action: str          # created | updated | attached | unchanged | rejected
+    record_id: int | None = None
+    reason: str = ""
+
+
+@dataclass
+class HoldingsFieldMap:
+    """Which subfields of a holdings field (852, Koha's 952, ...) carry which holdings item data."""
+
+    tag: str
+    library: str = "a"
+    location: str = "b"
+    call_number: str = "h"
+    barcode: str = "p"
+    status: str = ""
+    note: str = "z"
+
+    def item(self, field) -> dict:
+        item = {}
+        for name in ("location", "call_number", "barcode", "status", "note"):
+            codes = getattr(self, name)
+            value = " ".join(v for c, v in field.subfields if c in codes) if codes else ""
+            if value:
+                item[name] = value
+        return item
+
+
+class Catalogue:
+    def __init__(self, points: AccessPoints, match_rules=MATCH_RULES,
+                 holdings_fields: list[HoldingsFieldMap] | None = None):
+        self.points = points
+        self.match_rules = tuple(match_rules)
+        self.holdings_fields = {m.tag: m for m in (holdings_fields or [HoldingsFieldMap("852")])}
+
+    # -- reading a record's facts -------------------------------------------------------------
+    def match_keys(self, record: MarcRecord, syntax: str, library: str | None) -> list[tuple[str, str]]:
+        keys = []
+        for rule in self.match_rules:
+            if rule == "control":
+                control = (record.control("001") or "").strip()
+                if control:
+                    scope = (record.control("003") or "").strip() or "@" + (library or "-")
+                    keys.append((rule, f"ctl:{scope}:{control}"))
+            elif rule == "oclc":
+                keys.extend((rule, f"oclc:{n}") for n in oclc_numbers(record))
+            elif rule == "lccn" and syntax == "marc21":
+                keys.extend((rule, f"lccn:{v}") for f in record.get_fields("010")
+                            for v in f.get_all("a") if normalise_lccn(v))
+            elif rule == "isbn":
+                tag = "020" if syntax == "marc21" else "010"
+                keys.extend((rule, f"isbn:{i}") for f in record.get_fields(tag)
+                            for i in map(isbn13, f.get_all("a")) if i)
+            elif rule == "issn":
+                tag = "022" if syntax == "marc21" else "011"
+                keys.extend((rule, f"issn:{v.replace('-', '').upper()}") for f in record.get_fields(tag)
+                            for v in f.get_all("a") if v)
+        return list(dict.fromkeys(keys))
+
+    def holdings_of(self, record: MarcRecord, library: str | None) -> dict[str, list[dict]]:
+        """Holdings items by library code: from holdings fields, else one item for `library`."""
+        by_library: dict[str, list[dict]] = {}
+        for f in record.fields:
+            mapping = self.holdings_fields.get(f.tag)
+            if mapping is None or f.value is not None:
+                continue
+            code = library or (f.get(mapping.library) or "").strip()
+            if code:
+                by_library.setdefault(code, []).append(mapping.item(f))
+        if library and library not in by_library:
+            by_library[library] = [{}]
+        return by_library
+
+    def index_entry(self, record: MarcRecord, syntax: str, libraries: list[str]) -> tuple[dict, tuple]:
+        entry = self.points.extract(record, syntax, libraries)
+        sortkeys = tuple(
+            sort_title(record) if name == "title" else (entry.get(name) or [""])[0]
+            for name in self.points.sortable)
+        return entry, sortkeys
+
+    def terms(self, entry: dict, kind: str) -> set[bytes]:
+        terms = {ALL_KEY, kind_key(kind)}
+        for name, values in entry.items():
+            if self.points[name].kind == "text":
+                for value in values:
+                    terms.add(term_key(name, "f", value))
+                    for token in value.split(" "):
+                        for term in normalize.index_terms(token):
+                            terms.add(term_key(name, "w", term))
+            else:
+                terms.update(term_key(name, "w", value) for value in values)
+        return terms
+
+    # -- writing ------------------------------------------------------------------------------
+    def add(self, writer: Writer, item: ReadRecord, library: str | None = None) -> Outcome:
+        """Store a bibliographic or authority record contributed by `library` (or by nobody)."""
+        holdings = self.holdings_of(item.record, library) if item.kind == "bib" else {}
+        contributor = library or next(iter(holdings), None)
+        keys = self.match_keys(item.record, item.syntax, contributor)
+        same_bytes = writer.match(f"digest:{item.digest}")
+        if same_bytes:
+            return self._attach(writer, same_bytes[0], holdings, "unchanged")
+        for rule, key in keys:
+            for candidate in writer.match(key):
+                stored = writer.record(candidate)
+                if stored is None or stored.deleted or stored.kind != item.kind:
+                    continue
+                if rule == "control":
+                    if stored.owner in (None, contributor):
+                        return self._replace(writer, stored, item, keys, holdings)
+                    return self._attach(writer, candidate, holdings, "attached")
+                if stored.owner != contributor:
+                    return self._attach(writer, candidate, holdings, "attached")
+        return self._create(writer, item, keys, holdings, contributor)
+
+    def _create(self, writer, item, keys, holdings, contributor) -> Outcome:
+        record_id = writer.next_counter("record_id")
+        stored = StoredRecord(record_id, item.raw, item.syntax, item.kind, contributor, "", 0,
+                              digest=item.digest)
+        writer.log_change(stored, None)
+        writer.put_record(stored)
+        for _, key in keys:
+            writer.add_match_key(key, record_id)
+        writer.add_match_key(f"digest:{item.digest}", record_id)
+        for code, items in holdings.items():
+            writer.set_holdings(record_id, code, items)
+        entry, sortkeys = self.index_entry(item.record, item.syntax, sorted(holdings))
+        writer.put_entry(record_id, entry, sortkeys)
+        writer.index(record_id, self.terms(entry, item.kind), set())
+        return Outcome("created", record_id)
+
+    def _replace(self, writer, stored: StoredRecord, item, keys, holdings) -> Outcome:
+        old_record = self.parse_stored(stored)
+        for _, key in self.match_keys(old_record, stored.syntax, stored.owner):
+            writer.remove_match_key(key, stored.id)
+        writer.remove_match_key(f"digest:{stored.digest}", stored.id)
+        for _, key in keys:
+            writer.add_match_key(key, stored.id)
+        writer.add_match_key(f"digest:{item.digest}", stored.id)
+        stored.raw, stored.syntax, stored.digest = item.raw, item.syntax, item.digest
+        for code, items in holdings.items():
+            writer.set_holdings(stored.id, code, items)
+        libraries = sorted(writer.holdings(stored.id))
+        self._reindex(writer, stored, item.record, libraries)
+        return Outcome("updated", stored.id)
+
+    def _attach(self, writer, record_id: int, holdings: dict, action: str) -> Outcome:
+        current = writer.holdings(record_id)
+        changed = {code: items for code, items in holdings.items() if current.get(code) != items}
+        if not changed:
+            return Outcome("unchanged", record_id)
+        for code, items in changed.items():
+            writer.set_holdings(record_id, code, items)
+        stored = writer.record(record_id)
+        self._reindex(writer, stored, self.parse_stored(stored), sorted(current.keys() | changed.keys()))
+        return Outcome("attached" if action == "attached" else "updated", record_id)
+
+    def attach_holdings(self, writer, record_id: int, library: str, items: list[dict]) -> Outcome:
+        return self._attach(writer, record_id, {library: items}, "attached")
+
+    def _reindex(self, writer, stored: StoredRecord, record: MarcRecord, libraries: list[str]):
+        old_terms = self.terms(writer.entry(stored.id), stored.kind)
+        entry, sortkeys = self.index_entry(record, stored.syntax, libraries)
+        new_terms = self.terms(entry, stored.kind)
+        writer.put_entry(stored.id, entry, sortkeys)
+        writer.index(stored.id, new_terms - old_terms, old_terms - new_terms)
+        writer.log_change(stored, stored.seq)
+        writer.put_record(stored)
+
+    def delete(self, writer, record_id: int) -> Outcome:
+        """Delete a record, leaving a tombstone (id, datestamp, deleted) for harvesters."""
+        stored = writer.record(record_id)
+        if stored is None or stored.deleted:
+            return Outcome("rejected", record_id, "no such record")
+        writer.index(record_id, set(), self.terms(writer.entry(record_id), stored.kind))
+        writer.drop_entry(record_id)
+        for _, key in self.match_keys(self.parse_stored(stored), stored.syntax, stored.owner):
+            writer.remove_match_key(key, record_id)
+        writer.remove_match_key(f"digest:{stored.digest}", record_id)
+        for code in writer.holdings(record_id):
+            writer.set_holdings(record_id, code, [])
+        stored.deleted = True
+        writer.log_change(stored, stored.seq)
+        writer.put_record(stored)
+        return Outcome("deleted", record_id)
+
+    @staticmethod
+    def parse_stored(stored: StoredRecord) -> MarcRecord:
+        return parse_iso2709(stored.raw, lambda raw: raw.decode("utf-8", "replace"))

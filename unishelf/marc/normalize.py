@@ -1,0 +1,104 @@
+"""Text folding and tokenising, shared by indexing and querying so both sides always agree.
+
+Folding: Unicode NFKC, case folding, removal of combining marks (diacritics) and traditional to
+simplified Chinese (PyICU's transliterator), so 'Émile', 'EMILE' and 'émile' meet, and so do
+圖書館 and 图书馆.
+
+Tokens: runs of letters and digits. Chinese and Japanese are written without spaces, so a run of
+Han or kana stays one token in the folded text, and the index holds its single characters and its
+overlapping character pairs (bigrams); a query of three or more such characters looks up its
+bigrams and is then checked against the folded field text (see `phrase_pattern`).
+"""
+from __future__ import annotations
+
+import functools
+import re
+import unicodedata
+
+import icu
+
+_TRADITIONAL_TO_SIMPLIFIED = icu.Transliterator.createInstance("Traditional-Simplified")
+
+# Han (with extensions and compatibility ideographs), hiragana, katakana: scripts without spaces.
+CJK_CHARS = "\u3040-\u30ff\u31f0-\u31ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f"
+_HAN = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\U00020000-\U0003134f]")
+_CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
+_IS_CJK = re.compile(f"[{CJK_CHARS}]")
+# A token: a CJK run, or a run of other word characters (letters, digits, marks folded away).
+_TOKEN = re.compile(f"[{CJK_CHARS}]+|[^\\W_{CJK_CHARS}]+")
+MASK_ANY, MASK_ONE = "*", "?"
+_COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
+
+
+@functools.lru_cache(maxsize=65536)
+def fold(text: str) -> str:
+    """Fold text for comparison: NFKC, casefold, no diacritics, simplified Han."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    if not text.isascii():
+        decomposed = unicodedata.normalize("NFD", text)
+        text = unicodedata.normalize("NFC", _COMBINING.sub("", decomposed))
+        if _HAN.search(text):
+            text = _TRADITIONAL_TO_SIMPLIFIED.transliterate(text)
+    return text
+
+
+def tokens(text: str) -> list[str]:
+    """The tokens of already folded text, in order."""
+    return _TOKEN.findall(text)
+
+
+def fold_tokens(text: str) -> list[str]:
+    return _TOKEN.findall(fold(text))
+
+
+def field_key(text: str) -> str:
+    """The whole-field form: folded tokens joined by single spaces (punctuation dropped)."""
+    return " ".join(_TOKEN.findall(fold(text)))
+
+
+def is_cjk(token: str) -> bool:
+    return bool(_IS_CJK.match(token))
+
+
+def index_terms(token: str) -> list[str]:
+    """What the word register holds for one token: the word, or a CJK run's characters and pairs."""
+    if len(token) == 1 or not _IS_CJK.match(token):
+        return [token]
+    terms = list(token)
+    terms.extend(token[i:i + 2] for i in range(len(token) - 1))
+    return terms
+
+
+def query_terms(token: str) -> list[str]:
+    """The word-register terms whose intersection holds every record containing `token`.
+
+    Any record containing the token contains all of these; whether they stand together is then
+    checked with `phrase_pattern` when the token is a CJK run of three characters or more.
+    """
+    if len(token) <= 2 or not _IS_CJK.match(token):
+        return [token]
+    return [token[i:i + 2] for i in range(len(token) - 1)]
+
+
+def needs_verification(query_tokens: list[str]) -> bool:
+    """True when the postings alone over-approximate the tokens read as a phrase."""
+    return len(query_tokens) > 1 or any(len(t) > 2 and _IS_CJK.match(t) for t in query_tokens)
+
+
+def phrase_pattern(query_tokens: list[str], left_open: bool = False,
+                   right_open: bool = False) -> re.Pattern:
+    """A regex that finds the tokens as a phrase in a whole-field string (see `field_key`).
+
+    Word boundaries are required except next to CJK characters, which stand inside longer runs;
+    `left_open`/`right_open` drop the outer boundaries (left/right truncation). In a token, `*`
+    stands for any run of characters and `?` for one character (masking).
+    """
+    def token_pattern(token: str) -> str:
+        return "".join(r"\S*?" if c == MASK_ANY else r"\S" if c == MASK_ONE else re.escape(c)
+                       for c in token)
+
+    body = " ".join(token_pattern(t) for t in query_tokens)
+    first, last = query_tokens[0], query_tokens[-1]
+    start = "" if left_open or _IS_CJK.match(first[0]) else r"(?<![^ ])"
+    end = "" if right_open or _IS_CJK.match(last[-1]) else r"(?![^ ])"
+    return re.compile(start + body + end)

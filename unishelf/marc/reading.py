@@ -1,0 +1,212 @@
+"""Reading MARC files: ISO 2709 (MARC21 in UTF-8 or MARC-8, UNIMARC) and MARCXML.
+
+Every record comes out as a `ReadRecord` carrying its position in the file, or as a `Rejected`
+saying why it could not be read, so one bad record never stops a load. Records are converted to
+UTF-8; an unchanged UTF-8 ISO 2709 record keeps its original bytes so export gives them back.
+"""
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterator
+
+from lxml import etree
+from pymarc.marc8 import MARC8ToUnicode
+
+from .record import Field, MarcRecord, RecordError, parse_iso2709, split_records, write_iso2709
+
+FORMATS = ("auto", "marc21", "marcxml", "unimarc")
+# UNIMARC 100$a/26-27: the G0 character set; where the bytes are not UTF-8 these decode them.
+UNIMARC_CHARSETS = {"01": "latin-1", "02": "koi8_r", "03": "latin-1", "06": "latin-1", "50": "utf-8"}
+XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+HOLDINGS_TYPES = set("uvxy")
+AUTHORITY_TYPES = {"z"}
+
+
+@dataclass
+class ReadRecord:
+    position: str            # "record 12 at byte 10240" - for reports
+    record: MarcRecord
+    raw: bytes               # UTF-8 ISO 2709, byte-identical to the input where it was UTF-8
+    syntax: str              # marc21 | unimarc
+    digest: str              # of the input bytes: loading the same record again is recognised
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        """bib, holdings or authority, from leader/06 (MARC21; UNIMARC records are bibs)."""
+        record_type = self.record.leader[6:7]
+        if self.syntax == "marc21" and record_type in HOLDINGS_TYPES:
+            return "holdings"
+        if self.syntax == "marc21" and record_type in AUTHORITY_TYPES:
+            return "authority"
+        return "bib"
+
+
+@dataclass
+class Rejected:
+    position: str
+    reason: str
+    raw: bytes
+
+
+def read_file(path: str | Path, fmt: str = "auto") -> Iterator[ReadRecord | Rejected]:
+    path = Path(path)
+    with open(path, "rb") as handle:
+        head = handle.read(512)
+    if fmt == "marcxml" or (fmt == "auto" and head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")):
+        yield from read_marcxml(path)
+    else:
+        yield from read_iso2709(path.read_bytes(), None if fmt == "auto" else fmt)
+
+
+def read_iso2709(data: bytes, syntax: str | None = None) -> Iterator[ReadRecord | Rejected]:
+    """Read every record; with no syntax given, the file's first records decide it for all."""
+    chunks = list(split_records(data))
+    syntax = syntax or _guess_file_syntax(chunk for _, chunk in chunks[:50])
+    for number, (offset, chunk) in enumerate(chunks, 1):
+        position = f"record {number} at byte {offset}"
+        try:
+            yield _decode_iso2709(chunk, syntax, position)
+        except RecordError as error:
+            yield Rejected(position, str(error), chunk)
+
+
+def _decode_iso2709(chunk: bytes, syntax: str, position: str) -> ReadRecord:
+    warnings: list[str] = []
+    leader_encoding = chunk[9:10]
+    try:
+        chunk.decode("utf-8")
+        valid_utf8 = True
+    except UnicodeDecodeError:
+        valid_utf8 = False
+    record = parse_iso2709(chunk, _decode_utf8)
+    if syntax == "unimarc":
+        if not valid_utf8:
+            charset = _unimarc_charset(record)
+            encoding = UNIMARC_CHARSETS.get(charset, "latin-1")
+            warnings.append(f"not UTF-8; read as {encoding} (100$a character set {charset!r})")
+            record = parse_iso2709(chunk, lambda raw: raw.decode(encoding, "replace"))
+    elif leader_encoding == b"a":
+        if not valid_utf8:
+            warnings.append("leader says UTF-8 but bytes are not valid UTF-8; replaced")
+    elif not chunk.isascii():
+        if valid_utf8 and b"\x1b" not in chunk:
+            warnings.append("leader/09 says MARC-8 but the bytes are UTF-8; read as UTF-8")
+        else:
+            record = parse_iso2709(chunk, _decode_marc8)
+    unchanged = valid_utf8 and (leader_encoding == b"a" or chunk.isascii()) and syntax == "marc21"
+    raw = chunk if unchanged else write_iso2709(record, utf8_flag=syntax == "marc21")
+    record.leader = raw[:24].decode("ascii")
+    return ReadRecord(position, record, raw, syntax, hashlib.sha1(chunk).hexdigest(), warnings)
+
+
+def _decode_utf8(raw: bytes) -> str:
+    return raw.decode("utf-8", "replace")
+
+
+def _decode_marc8(raw: bytes) -> str:
+    # A fresh converter per field: MARC-8 escape state does not carry across fields.
+    return MARC8ToUnicode(quiet=True).translate(raw)
+
+
+def _guess_syntax(record: MarcRecord) -> str:
+    tags = {f.tag for f in record.fields}
+    if "245" not in tags and "200" in tags:
+        return "unimarc"
+    return "marc21"
+
+
+def _guess_file_syntax(chunks) -> str:
+    votes = {"marc21": 0, "unimarc": 0}
+    for chunk in chunks:
+        try:
+            votes[_guess_syntax(parse_iso2709(chunk, _decode_utf8))] += 1
+        except RecordError:
+            continue
+    return "unimarc" if votes["unimarc"] > votes["marc21"] else "marc21"
+
+
+def _unimarc_charset(record: MarcRecord) -> str:
+    """The 8-bit set named in 100$a/26-29 (G0 then G1): the G1 set when one is given."""
+    general = record.first("100")
+    data = general.get("a") if general is not None else None
+    if not data or len(data) < 28:
+        return ""
+    g0, g1 = data[26:28], data[28:30].strip()
+    return g1 if g1 and g1 != "01" else g0
+
+
+_RECORD_START = re.compile(rb"<(?:[\w.-]+:)?record[\s>]")
+_RECORD_END = re.compile(rb"</(?:[\w.-]+:)?record\s*>")
+_NAMESPACE_DECLARATION = re.compile(rb"""xmlns(?::[\w.-]+)?\s*=\s*(?:"[^"]*"|'[^']*')""")
+MARCXML_NS = "http://www.loc.gov/MARC21/slim"
+
+
+def read_marcxml(path: Path, block_size: int = 1 << 20) -> Iterator[ReadRecord | Rejected]:
+    """Stream a MARCXML file record by record.
+
+    Each <record> is parsed on its own (with the namespace declarations of the enclosing
+    elements), so a record that is not well-formed XML is rejected alone, not the whole file.
+    """
+    namespaces = b""
+    buffer = b""
+    consumed = 0
+    number = 0
+    with open(path, "rb") as handle:
+        while True:
+            block = handle.read(block_size)
+            buffer += block
+            while True:
+                start = _RECORD_START.search(buffer)
+                if not start:
+                    break
+                if not namespaces:
+                    namespaces = b" ".join(set(_NAMESPACE_DECLARATION.findall(buffer[:start.start()])))
+                end = _RECORD_END.search(buffer, start.end())
+                if not end:
+                    break
+                number += 1
+                chunk = buffer[start.start():end.end()]
+                yield _parse_marcxml_record(chunk, namespaces, f"record {number} at byte {consumed + start.start()}")
+                consumed += end.end()
+                buffer = buffer[end.end():]
+            if not block:
+                return
+
+
+def _parse_marcxml_record(chunk: bytes, namespaces: bytes, position: str) -> ReadRecord | Rejected:
+    warnings = []
+    text = chunk.decode("utf-8", "replace")
+    if XML_FORBIDDEN.search(text):
+        text = XML_FORBIDDEN.sub(" ", text)
+        warnings.append("characters XML 1.0 forbids were replaced by spaces")
+    wrapped = f"<wrapper {namespaces.decode('utf-8', 'replace')}>{text}</wrapper>"
+    try:
+        root = etree.fromstring(wrapped.encode("utf-8"))
+    except etree.XMLSyntaxError as error:
+        return Rejected(position, f"not well-formed XML: {error}", chunk)
+    element = root[0]
+    leader = "".join(element.xpath("*[local-name()='leader']/text()")).ljust(24)[:24]
+    fields = []
+    for child in element:
+        if not isinstance(child.tag, str):
+            continue
+        name = etree.QName(child).localname
+        tag = child.get("tag", "")
+        if name == "controlfield":
+            fields.append(Field(tag, value=child.text or ""))
+        elif name == "datafield":
+            indicators = ((child.get("ind1") or " ")[:1] + (child.get("ind2") or " ")[:1])
+            subfields = [(sub.get("code", " ")[:1], sub.text or "") for sub in child
+                         if isinstance(sub.tag, str) and etree.QName(sub).localname == "subfield"]
+            fields.append(Field(tag, indicators=indicators, subfields=subfields))
+    if not fields:
+        return Rejected(position, "record has no fields", chunk)
+    record = MarcRecord(leader, fields)
+    syntax = _guess_syntax(record)
+    raw = write_iso2709(record, utf8_flag=syntax == "marc21")
+    record.leader = raw[:24].decode("ascii")
+    return ReadRecord(position, record, raw, syntax, hashlib.sha1(chunk).hexdigest(), warnings)

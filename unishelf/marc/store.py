@@ -1,0 +1,265 @@
+"""The catalogue store: one LMDB environment holding everything the servers share.
+
+Named databases:
+  meta       counters (next record id, next change sequence)
+  records    record id -> the record (UTF-8 ISO 2709) and its state: syntax, kind, owner,
+             datestamp, change sequence, deleted (a tombstone keeps id and datestamp for OAI-PMH)
+  entries    record id -> its index entry (access point -> normalised values)
+  sortkeys   record id -> (title, author, date) sort keys
+  postings   index term -> roaring bitmap of record ids
+  matchkeys  union-catalogue match key (isbn:..., ctl:...) -> record ids
+  holdings   record id + library code -> that library's holdings of the record
+  changes    change sequence -> record id; a record's latest change only (incremental harvesting)
+  ill, users reserved for the ILL transactions and the user accounts
+
+LMDB gives one writer and any number of readers, across processes, that never block; a commit is
+on disk before `commit` returns, so what was acknowledged survives kill -9. Open the environment
+in each process after forking, never before.
+"""
+from __future__ import annotations
+
+import marshal
+import os
+import struct
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import lmdb
+from pyroaring import BitMap
+
+DATABASES = ("meta", "records", "entries", "sortkeys", "postings", "matchkeys", "holdings",
+             "changes", "ill", "users")
+SEP = "\x1f"
+ALL_KEY = b"\x00all"             # every live record
+KIND_PREFIX = "\x00kind" + SEP   # live records of a kind: bib, authority
+MAX_KEY_BYTES = 480
+_ID = struct.Struct(">I")
+_SEQ = struct.Struct(">Q")
+
+
+def record_key(record_id: int) -> bytes:
+    return _ID.pack(record_id)
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def term_key(point: str, register: str, term: str) -> bytes:
+    """The postings key of a term: access point, register (w word, f whole field), term."""
+    key = f"{point}{SEP}{register}{SEP}{term}".encode("utf-8")
+    if len(key) > MAX_KEY_BYTES:
+        key = key[:MAX_KEY_BYTES].decode("utf-8", "ignore").encode("utf-8")
+    return key
+
+
+def kind_key(kind: str) -> bytes:
+    return (KIND_PREFIX + kind).encode("utf-8")
+
+
+@dataclass
+class StoredRecord:
+    id: int
+    raw: bytes
+    syntax: str
+    kind: str
+    owner: str | None
+    datestamp: str
+    seq: int
+    deleted: bool = False
+    digest: str = ""
+    meta: dict = field(default_factory=dict)
+
+    def pack(self) -> bytes:
+        return marshal.dumps((self.raw, self.syntax, self.kind, self.owner, self.datestamp,
+                              self.seq, self.deleted, self.digest, self.meta))
+
+    @classmethod
+    def unpack(cls, record_id: int, data: bytes) -> "StoredRecord":
+        return cls(record_id, *marshal.loads(data))
+
+
+class Store:
+    def __init__(self, path: str | Path, map_size: int = 8 << 30, readonly: bool = False):
+        self.path = Path(path)
+        if not readonly:
+            self.path.mkdir(parents=True, exist_ok=True)
+        self.env = lmdb.open(str(self.path), map_size=map_size, max_dbs=len(DATABASES) + 2,
+                             readonly=readonly, max_readers=512, readahead=False,
+                             lock=True, subdir=True, create=not readonly)
+        # Handles opened in a committed transaction stay valid for the environment's life.
+        self.db = {name: self.env.open_db(name.encode(), create=not readonly, dupsort=name == "matchkeys")
+                   for name in DATABASES}
+        self.pid = os.getpid()
+
+    def close(self):
+        self.env.close()
+
+    @contextmanager
+    def reading(self):
+        """A short read transaction: a consistent snapshot that never blocks the writer."""
+        with self.env.begin(buffers=False) as txn:
+            yield Reader(self, txn)
+
+    @contextmanager
+    def writing(self):
+        """The one write transaction; everything in it is committed (and durable) or nothing."""
+        with self.env.begin(write=True) as txn:
+            yield Writer(self, txn)
+
+
+class Reader:
+    def __init__(self, store: Store, txn):
+        self.store = store
+        self.txn = txn
+        self.db = store.db
+
+    def record(self, record_id: int) -> StoredRecord | None:
+        data = self.txn.get(record_key(record_id), db=self.db["records"])
+        return StoredRecord.unpack(record_id, data) if data is not None else None
+
+    def entry(self, record_id: int) -> dict:
+        data = self.txn.get(record_key(record_id), db=self.db["entries"])
+        return marshal.loads(data) if data is not None else {}
+
+    def sortkeys(self, record_id: int) -> tuple:
+        data = self.txn.get(record_key(record_id), db=self.db["sortkeys"])
+        return marshal.loads(data) if data is not None else ()
+
+    def bitmap(self, key: bytes) -> BitMap:
+        data = self.txn.get(key, db=self.db["postings"])
+        return BitMap.deserialize(data) if data is not None else BitMap()
+
+    def terms_from(self, start: bytes, stop_prefix: bytes):
+        """(key, bitmap-bytes) of postings from `start` while keys begin with `stop_prefix`."""
+        cursor = self.txn.cursor(db=self.db["postings"])
+        if not cursor.set_range(start):
+            return
+        for key, value in cursor:
+            if not key.startswith(stop_prefix):
+                return
+            yield key, value
+
+    def terms_before(self, start: bytes, stop_prefix: bytes):
+        """Postings keys before `start`, nearest first (for scanning backwards)."""
+        cursor = self.txn.cursor(db=self.db["postings"])
+        if cursor.set_range(start):
+            if not cursor.prev():
+                return
+        elif not cursor.last():
+            return
+        while True:
+            key, value = cursor.item()
+            if not key.startswith(stop_prefix):
+                return
+            yield key, value
+            if not cursor.prev():
+                return
+
+    def term_counts(self, prefix: bytes) -> list[tuple[str, int]]:
+        """(term, number of records) for every postings key beginning with `prefix`."""
+        return [(key[len(prefix):].decode("utf-8"), len(BitMap.deserialize(value)))
+                for key, value in self.terms_from(prefix, prefix)]
+
+    def match(self, key: str) -> list[int]:
+        cursor = self.txn.cursor(db=self.db["matchkeys"])
+        if not cursor.set_key(key.encode("utf-8")):
+            return []
+        return [_ID.unpack(v)[0] for v in cursor.iternext_dup()]
+
+    def holdings(self, record_id: int) -> dict[str, list[dict]]:
+        prefix = record_key(record_id)
+        cursor = self.txn.cursor(db=self.db["holdings"])
+        result = {}
+        if cursor.set_range(prefix):
+            for key, value in cursor:
+                if not key.startswith(prefix):
+                    break
+                result[key[4:].decode("utf-8")] = marshal.loads(value)
+        return result
+
+    def counter(self, name: str) -> int:
+        data = self.txn.get(name.encode(), db=self.db["meta"])
+        return _SEQ.unpack(data)[0] if data else 0
+
+    def changes(self, after_seq: int = 0):
+        """(seq, record id) of the latest change of each record, in change order."""
+        cursor = self.txn.cursor(db=self.db["changes"])
+        if cursor.set_range(_SEQ.pack(after_seq + 1)):
+            for key, value in cursor:
+                yield _SEQ.unpack(key)[0], _ID.unpack(value)[0]
+
+    def record_ids(self):
+        cursor = self.txn.cursor(db=self.db["records"])
+        for key in cursor.iternext(keys=True, values=False):
+            yield _ID.unpack(key)[0]
+
+
+class Writer(Reader):
+    """Write operations on top of reads; posting changes are gathered and written by `flush`."""
+
+    def __init__(self, store: Store, txn):
+        super().__init__(store, txn)
+        self.pending: dict[bytes, dict[int, bool]] = {}  # term -> record id -> present
+
+    def next_counter(self, name: str) -> int:
+        value = self.counter(name) + 1
+        self.txn.put(name.encode(), _SEQ.pack(value), db=self.db["meta"])
+        return value
+
+    def put_record(self, record: StoredRecord):
+        self.txn.put(record_key(record.id), record.pack(), db=self.db["records"])
+
+    def log_change(self, record: StoredRecord, previous_seq: int | None):
+        """Give the record a new change sequence and datestamp; drop its previous change entry."""
+        if previous_seq:
+            self.txn.delete(_SEQ.pack(previous_seq), db=self.db["changes"])
+        record.seq = self.next_counter("seq")
+        record.datestamp = utc_now()
+        self.txn.put(_SEQ.pack(record.seq), record_key(record.id), db=self.db["changes"])
+
+    def put_entry(self, record_id: int, entry: dict, sortkeys: tuple):
+        self.txn.put(record_key(record_id), marshal.dumps(entry), db=self.db["entries"])
+        self.txn.put(record_key(record_id), marshal.dumps(sortkeys), db=self.db["sortkeys"])
+
+    def drop_entry(self, record_id: int):
+        self.txn.delete(record_key(record_id), db=self.db["entries"])
+        self.txn.delete(record_key(record_id), db=self.db["sortkeys"])
+
+    def add_match_key(self, key: str, record_id: int):
+        self.txn.put(key.encode("utf-8")[:MAX_KEY_BYTES], record_key(record_id), db=self.db["matchkeys"],
+                     dupdata=True)
+
+    def remove_match_key(self, key: str, record_id: int):
+        self.txn.delete(key.encode("utf-8")[:MAX_KEY_BYTES], record_key(record_id), db=self.db["matchkeys"])
+
+    def set_holdings(self, record_id: int, library: str, items: list[dict]):
+        key = record_key(record_id) + library.encode("utf-8")
+        if items:
+            self.txn.put(key, marshal.dumps(items), db=self.db["holdings"])
+        else:
+            self.txn.delete(key, db=self.db["holdings"])
+
+    def index(self, record_id: int, added: set[bytes], removed: set[bytes]):
+        for key in added:
+            self.pending.setdefault(key, {})[record_id] = True
+        for key in removed:
+            self.pending.setdefault(key, {})[record_id] = False
+
+    def flush(self):
+        """Write the gathered posting changes: one read-modify-write per distinct term."""
+        postings = self.db["postings"]
+        for key in sorted(self.pending):
+            changes = self.pending[key]
+            data = self.txn.get(key, db=postings)
+            bitmap = BitMap.deserialize(data) if data is not None else BitMap()
+            bitmap.update([r for r, present in changes.items() if present])
+            bitmap.difference_update(BitMap(r for r, present in changes.items() if not present))
+            if bitmap:
+                bitmap.run_optimize()
+                self.txn.put(key, bitmap.serialize(), db=postings)
+            elif data is not None:
+                self.txn.delete(key, db=postings)
+        self.pending.clear()

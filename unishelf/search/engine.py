@@ -1,0 +1,316 @@
+"""Evaluating the query tree against the store.
+
+Posting lists are roaring bitmaps, so AND, OR and NOT are bitmap operations. Word postings do not
+carry positions: a phrase (or a CJK run longer than a character pair) is looked up as the
+intersection of its words and then checked against the folded field text kept in each record's
+index entry. Truncation and relations walk the sorted term keys of LMDB.
+"""
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+
+from pyroaring import BitMap
+
+from unishelf.marc import normalize
+from unishelf.marc.access_points import AccessPoints, normalise
+from unishelf.marc.store import ALL_KEY, Reader, Store, kind_key, term_key
+
+from .tree import And, Node, Not, Or, Prox, QueryError, Range, ResultSetRef, Term
+
+_MASKED_TOKEN = re.compile(f"[{normalize.CJK_CHARS}]+|[^\\W_{normalize.CJK_CHARS}*?]*[*?][^\\W_*?]*[*?]*|"
+                           f"[^\\W_{normalize.CJK_CHARS}]+")
+
+
+@dataclass(frozen=True)
+class Database:
+    """A searchable database: records of one kind, optionally only those a library holds."""
+
+    name: str
+    kind: str = "bib"
+    library: str | None = None
+
+
+@dataclass
+class ResultSet:
+    bitmap: BitMap
+    order: list[int] | None = None      # explicit order (sorted or ranked); else by record id
+    scores: dict[int, float] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return len(self.bitmap)
+
+    def ids(self, start: int = 0, count: int | None = None) -> list[int]:
+        """Record ids at positions start .. start+count-1 (0-based)."""
+        stop = len(self) if count is None else min(len(self), start + count)
+        if self.order is not None:
+            return self.order[start:stop]
+        return [self.bitmap[i] for i in range(start, stop)]
+
+
+class Engine:
+    def __init__(self, store: Store, points: AccessPoints, databases: dict[str, Database] | None = None):
+        self.store = store
+        self.points = points
+        self.databases = databases or {"unicat": Database("unicat")}
+
+    def search(self, node: Node, databases=("unicat",), result_sets: dict | None = None) -> ResultSet:
+        with self.store.reading() as reader:
+            evaluation = _Evaluation(self, reader, result_sets or {})
+            scope = evaluation.databases(databases)
+            bitmap = evaluation.evaluate(node) & scope
+            if evaluation.ranked_tokens:
+                scores = evaluation.scores(bitmap)
+                order = sorted(bitmap, key=lambda r: (-scores[r], r))
+                return ResultSet(bitmap, order, scores)
+            return ResultSet(bitmap)
+
+    def scope(self, database: str) -> BitMap:
+        """Every record of a database."""
+        with self.store.reading() as reader:
+            return _Evaluation(self, reader, {}).databases([database])
+
+    def count(self, database: str) -> int:
+        return len(self.scope(database))
+
+    def sort(self, result: ResultSet, keys: list[tuple[str, bool]]) -> ResultSet:
+        """A new result set ordered by (access point, ascending) keys: title, author, date."""
+        positions = []
+        for name, _ in keys:
+            if name not in self.points.sortable:
+                raise QueryError("unsupported-sort", f"cannot sort by {name!r}", name)
+            positions.append(self.points.sortable.index(name))
+        with self.store.reading() as reader:
+            rows = {r: reader.sortkeys(r) for r in result.bitmap}
+        order = list(result.ids())
+        for position, (_, ascending) in reversed(list(zip(positions, keys))):
+            order.sort(key=lambda r: rows[r][position] if len(rows[r]) > position else "",
+                       reverse=not ascending)
+        return ResultSet(result.bitmap, order, result.scores)
+
+
+class _Evaluation:
+    def __init__(self, engine: Engine, reader: Reader, result_sets: dict):
+        self.engine = engine
+        self.points = engine.points
+        self.reader = reader
+        self.result_sets = result_sets
+        self.ranked_tokens: list[tuple[str, str]] = []
+
+    def databases(self, names) -> BitMap:
+        scope = BitMap()
+        for name in names:
+            database = self.engine.databases.get(name)
+            if database is None:
+                raise QueryError("unsupported-database", f"database {name!r} does not exist", name)
+            part = self.reader.bitmap(kind_key(database.kind))
+            if database.library:
+                part &= self.reader.bitmap(term_key("library", "w", normalize.fold(database.library)))
+            scope |= part
+        return scope
+
+    def evaluate(self, node: Node) -> BitMap:
+        if isinstance(node, Term):
+            return self.term(node)
+        if isinstance(node, And):
+            return self.evaluate(node.left) & self.evaluate(node.right)
+        if isinstance(node, Or):
+            return self.evaluate(node.left) | self.evaluate(node.right)
+        if isinstance(node, Not):
+            return self.evaluate(node.left) - self.evaluate(node.right)
+        if isinstance(node, Range):
+            return self.range(node)
+        if isinstance(node, ResultSetRef):
+            if node.name not in self.result_sets:
+                raise QueryError("no-result-set", f"result set {node.name!r} does not exist", node.name)
+            return BitMap(self.result_sets[node.name].bitmap)
+        if isinstance(node, Prox):
+            return self.prox(node)
+        raise QueryError("unsupported-operator", f"cannot evaluate {type(node).__name__}")
+
+    # -- terms ----------------------------------------------------------------------------------
+    def point(self, name: str):
+        if name not in self.points:
+            raise QueryError("unsupported-index", f"no access point {name!r}", name)
+        return self.points[name]
+
+    def term(self, term: Term) -> BitMap:
+        point = self.point(term.index)
+        if term.relation == "<>":
+            return self.reader.bitmap(ALL_KEY) - self.term(
+                Term(term.index, term.text, "=", term.structure, term.truncation))
+        if point.kind != "text":
+            return self.code_term(point, term)
+        if term.structure == "field":
+            return self.field_term(term)
+        tokens = (_MASKED_TOKEN.findall(normalize.fold(term.text)) if term.truncation == "masked"
+                  else normalize.fold_tokens(term.text))
+        if not tokens:
+            raise QueryError("bad-term", f"term {term.text!r} has no searchable characters", term.text)
+        if term.relation != "=":
+            if len(tokens) != 1:
+                raise QueryError("unsupported-relation", "ordering relations take one word", term.relation)
+            return self.compare(term.index, "w", tokens[0], term.relation)
+        if term.structure == "any-words" or term.ranked:
+            self.ranked_tokens += [(term.index, t) for t in tokens]
+        if term.structure == "any-words":
+            result = BitMap()
+            for token in tokens:
+                result |= self.token(term.index, token, term.truncation)
+            return result
+        last = len(tokens) - 1
+        result = None
+        for i, token in enumerate(tokens):
+            truncation = term.truncation
+            if term.structure != "words" and truncation in ("right", "left", "both"):
+                truncation = _token_truncation(truncation, i == 0, i == last)
+            bitmap = self.token(term.index, token, truncation)
+            result = bitmap if result is None else result & bitmap
+            if not result:
+                return result
+        if term.structure == "words":
+            return result
+        if term.first_in_field or normalize.needs_verification(tokens):
+            pattern = normalize.phrase_pattern(
+                tokens, left_open=term.truncation in ("left", "both"),
+                right_open=term.truncation in ("right", "both"))
+            return self.verify(result, term.index, pattern, term.first_in_field)
+        return result
+
+    def token(self, index: str, token: str, truncation: str) -> BitMap:
+        if truncation == "none" or normalize.is_cjk(token):
+            result = None
+            for query_term in normalize.query_terms(token):
+                bitmap = self.reader.bitmap(term_key(index, "w", query_term))
+                result = bitmap if result is None else result & bitmap
+            return result
+        return self.matching_terms(index, "w", token, truncation)
+
+    def matching_terms(self, index: str, register: str, text: str, truncation: str) -> BitMap:
+        """Union of the postings of every term that `text` matches under the truncation."""
+        prefix = term_key(index, register, "")
+        result = BitMap()
+        if truncation == "right":
+            start = term_key(index, register, text)
+            for _, value in self.reader.terms_from(start, start):
+                result |= BitMap.deserialize(value)
+            return result
+        if truncation == "masked":
+            pattern = re.compile("".join(r".*" if c == normalize.MASK_ANY else "." if c == normalize.MASK_ONE
+                                         else re.escape(c) for c in text) + r"\Z", re.S)
+            literal = re.split(r"[*?]", text)[0]
+        else:
+            escaped = re.escape(text)
+            pattern = re.compile(escaped + r"\Z" if truncation == "left" else escaped, re.S)
+            literal = ""
+        start = term_key(index, register, literal)
+        for key, value in self.reader.terms_from(start, start):
+            if pattern.match(key[len(prefix):].decode("utf-8", "replace")) if truncation == "masked" \
+                    else pattern.search(key[len(prefix):].decode("utf-8", "replace")):
+                result |= BitMap.deserialize(value)
+        return result
+
+    def field_term(self, term: Term) -> BitMap:
+        text = (" ".join(_MASKED_TOKEN.findall(normalize.fold(term.text))) if term.truncation == "masked"
+                else normalize.field_key(term.text))
+        if term.relation != "=":
+            return self.compare(term.index, "f", text, term.relation)
+        if term.truncation == "none":
+            return self.reader.bitmap(term_key(term.index, "f", text))
+        return self.matching_terms(term.index, "f", text, term.truncation)
+
+    def code_term(self, point, term: Term) -> BitMap:
+        values = normalise(point.kind, term.text)
+        if term.truncation != "none" or not values:
+            text = normalize.fold(term.text).strip()
+            if point.kind in ("isbn", "issn", "lccn"):
+                text = re.sub(r"[\s-]", "", text)
+            if term.truncation == "none":
+                return BitMap()
+            return self.matching_terms(term.index, "w", text, term.truncation)
+        if term.relation != "=":
+            return self.compare(term.index, "w", values[0], term.relation)
+        return self.reader.bitmap(term_key(term.index, "w", values[0]))
+
+    def compare(self, index: str, register: str, value: str, relation: str) -> BitMap:
+        prefix = term_key(index, register, "")
+        pivot = term_key(index, register, value)
+        result = BitMap()
+        if relation in (">", ">="):
+            for key, data in self.reader.terms_from(pivot, prefix):
+                if relation == ">" and key == pivot:
+                    continue
+                result |= BitMap.deserialize(data)
+        elif relation in ("<", "<="):
+            if relation == "<=":
+                result |= self.reader.bitmap(pivot)
+            for _, data in self.reader.terms_before(pivot, prefix):
+                result |= BitMap.deserialize(data)
+        else:
+            raise QueryError("unsupported-relation", f"relation {relation!r} is not supported", relation)
+        return result
+
+    def range(self, node: Range) -> BitMap:
+        point = self.point(node.index)
+        low = (normalise(point.kind, node.low) or [node.low])[0]
+        high = (normalise(point.kind, node.high) or [node.high])[0]
+        return self.compare(node.index, "w", low, ">=") & self.compare(node.index, "w", high, "<=")
+
+    def verify(self, candidates: BitMap, index: str, pattern: re.Pattern, anchored: bool) -> BitMap:
+        matcher = pattern.match if anchored else pattern.search
+        return BitMap(r for r in candidates
+                      if any(matcher(v) for v in self.reader.entry(r).get(index, ())))
+
+    def prox(self, node: Prox) -> BitMap:
+        left, right = node.left, node.right
+        if not (isinstance(left, Term) and isinstance(right, Term) and left.index == right.index):
+            raise QueryError("unsupported-prox", "proximity needs two terms of one access point")
+        candidates = self.evaluate(left) & self.evaluate(right)
+        left_tokens = normalize.fold_tokens(left.text)
+        right_tokens = normalize.fold_tokens(right.text)
+        matches = BitMap()
+        for record_id in candidates:
+            for value in self.reader.entry(record_id).get(left.index, ()):
+                words = value.split(" ")
+                lefts = _positions(words, left_tokens)
+                rights = _positions(words, right_tokens)
+                near = any(0 < (r - l if node.ordered else abs(r - l)) <= node.distance
+                           for l in lefts for r in rights)
+                if near:
+                    matches.add(record_id)
+                    break
+        return candidates - matches if node.exclusion else matches
+
+    # -- ranking ----------------------------------------------------------------------------------
+    def scores(self, bitmap: BitMap) -> dict[int, float]:
+        """TF-IDF over the ranked query words, from the records' index entries."""
+        total = len(self.reader.bitmap(ALL_KEY)) or 1
+        weights = {}
+        for index, token in self.ranked_tokens:
+            df = len(self.reader.bitmap(term_key(index, "w", token))) or 1
+            weights[(index, token)] = math.log(1 + total / df)
+        scores = {}
+        for record_id in bitmap:
+            entry = self.reader.entry(record_id)
+            score = 0.0
+            for (index, token), weight in weights.items():
+                words = " ".join(entry.get(index, ())).split(" ")
+                tf = words.count(token)
+                if tf:
+                    score += weight * (1 + math.log(tf)) / math.sqrt(len(words))
+            scores[record_id] = score
+        return scores
+
+
+def _token_truncation(truncation: str, first: bool, last: bool) -> str:
+    """In a phrase, left truncation applies to its first word and right truncation to its last."""
+    left = truncation in ("left", "both") and first
+    right = truncation in ("right", "both") and last
+    return "both" if left and right else "left" if left else "right" if right else "none"
+
+
+def _positions(words: list[str], tokens: list[str]) -> list[int]:
+    n = len(tokens)
+    return [i for i in range(len(words) - n + 1) if words[i:i + n] == tokens]
+
