@@ -97,7 +97,8 @@ def cmd_load(config, args) -> int:
         config.data_dir.mkdir(parents=True, exist_ok=True)
         rejects = Path(args.rejects) if args.rejects else config.data_dir / "rejects.mrc"
         loader = Loader(catalog.store, catalog.catalogue, batch_size=config["load"]["batch_size"],
-                        rejects_path=rejects, progress=None if args.quiet else print_progress)
+                        rejects_path=rejects, progress=None if args.quiet else print_progress,
+                        workers=config["load"]["workers"])
         for library, fmt, files in jobs:
             report = loader.load(files, fmt, library)
             if not args.quiet:

@@ -92,6 +92,8 @@ class AccessPoints:
             for source in point.sources.get(syntax, ()):
                 for raw in self._source_values(source, record, by_tag, syntax, libraries):
                     values.extend(normalise(point.kind, raw))
+            if point.kind == "year":
+                values = values[:1]  # a record has one date of publication: the first source given
             if values:
                 entry[point.name] = list(dict.fromkeys(v for v in values if v))
         return entry
@@ -142,9 +144,18 @@ def normalise(kind: str, text: str) -> list[str]:
         return [lccn] if lccn else []
     if kind == "year":
         return _YEAR.findall(text)[:1]
+
     if kind == "class":
         return [normalize.fold(text).strip()] if text.strip() else []
     return [normalize.fold(text).strip()] if text.strip(" |#^") else []
+
+
+def query_values(kind: str, text: str) -> list[str]:
+    """What a search term becomes: like `normalise`, but any year up to four digits is taken."""
+    if kind == "year":
+        text = text.strip()
+        return [text.zfill(4)] if text.isdigit() and len(text) <= 4 else []
+    return normalise(kind, text)
 
 
 def isbn13(text: str) -> str | None:

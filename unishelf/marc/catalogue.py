@@ -15,7 +15,7 @@ from . import normalize
 from .access_points import AccessPoints, isbn13, normalise_lccn, oclc_numbers, sort_title
 from .reading import ReadRecord
 from .record import MarcRecord, parse_iso2709
-from .store import ALL_KEY, StoredRecord, Writer, kind_key, term_key
+from .store import ALL_KEY, MAX_KEY_BYTES, StoredRecord, Writer, kind_key, term_key
 
 MATCH_RULES = ("control", "oclc", "lccn", "isbn", "issn")
 
@@ -25,6 +25,19 @@ class Outcome:
     action: str          # created | updated | attached | unchanged | rejected
     record_id: int | None = None
     reason: str = ""
+
+
+@dataclass
+class Prepared:
+    """Everything about a record that needs no store: made in worker processes during loads."""
+
+    item: ReadRecord
+    holdings: dict[str, list[dict]]
+    contributor: str | None
+    keys: list[tuple[str, str]]
+    entry: dict
+    sortkeys: tuple
+    terms: set[bytes]
 
 
 @dataclass
@@ -102,24 +115,36 @@ class Catalogue:
         return entry, sortkeys
 
     def terms(self, entry: dict, kind: str) -> set[bytes]:
+        """The postings keys of an index entry (see `store.term_key`)."""
         terms = {ALL_KEY, kind_key(kind)}
         for name, values in entry.items():
+            words = set()
             if self.points[name].kind == "text":
                 for value in values:
                     terms.add(term_key(name, "f", value))
                     for token in value.split(" "):
-                        for term in normalize.index_terms(token):
-                            terms.add(term_key(name, "w", term))
+                        if normalize.is_cjk(token):
+                            words.update(normalize.index_terms(token))
+                        else:
+                            words.add(token)
             else:
-                terms.update(term_key(name, "w", value) for value in values)
+                words.update(values)
+            prefix = term_key(name, "w", "").decode("utf-8")
+            terms.update((prefix + word).encode("utf-8")[:MAX_KEY_BYTES] for word in words)
         return terms
 
-    # -- writing ------------------------------------------------------------------------------
-    def add(self, writer: Writer, item: ReadRecord, library: str | None = None) -> Outcome:
-        """Store a bibliographic or authority record contributed by `library` (or by nobody)."""
+    def prepare(self, item: ReadRecord, library: str | None) -> Prepared:
         holdings = self.holdings_of(item.record, library) if item.kind == "bib" else {}
         contributor = library or next(iter(holdings), None)
         keys = self.match_keys(item.record, item.syntax, contributor)
+        entry, sortkeys = self.index_entry(item.record, item.syntax, sorted(holdings))
+        return Prepared(item, holdings, contributor, keys, entry, sortkeys, self.terms(entry, item.kind))
+
+    # -- writing ------------------------------------------------------------------------------
+    def add(self, writer: Writer, prepared: Prepared) -> Outcome:
+        """Store a bibliographic or authority record (see `prepare`) as new, update or merge."""
+        item, holdings, contributor, keys = (prepared.item, prepared.holdings, prepared.contributor,
+                                             prepared.keys)
         same_bytes = writer.match(f"digest:{item.digest}")
         if same_bytes:
             return self._attach(writer, same_bytes[0], holdings, "unchanged")
@@ -134,22 +159,22 @@ class Catalogue:
                     return self._attach(writer, candidate, holdings, "attached")
                 if stored.owner != contributor:
                     return self._attach(writer, candidate, holdings, "attached")
-        return self._create(writer, item, keys, holdings, contributor)
+        return self._create(writer, prepared)
 
-    def _create(self, writer, item, keys, holdings, contributor) -> Outcome:
+    def _create(self, writer, prepared: Prepared) -> Outcome:
+        item, holdings = prepared.item, prepared.holdings
         record_id = writer.next_counter("record_id")
-        stored = StoredRecord(record_id, item.raw, item.syntax, item.kind, contributor, "", 0,
+        stored = StoredRecord(record_id, item.raw, item.syntax, item.kind, prepared.contributor, "", 0,
                               digest=item.digest)
         writer.log_change(stored, None)
         writer.put_record(stored)
-        for _, key in keys:
+        for _, key in prepared.keys:
             writer.add_match_key(key, record_id)
         writer.add_match_key(f"digest:{item.digest}", record_id)
         for code, items in holdings.items():
             writer.set_holdings(record_id, code, items)
-        entry, sortkeys = self.index_entry(item.record, item.syntax, sorted(holdings))
-        writer.put_entry(record_id, entry, sortkeys)
-        writer.index(record_id, self.terms(entry, item.kind), set())
+        writer.put_entry(record_id, prepared.entry, prepared.sortkeys)
+        writer.index(record_id, prepared.terms, ())
         return Outcome("created", record_id)
 
     def _replace(self, writer, stored: StoredRecord, item, keys, holdings) -> Outcome:

@@ -8,15 +8,17 @@ their 004 names, even when that record comes later in the load.
 """
 from __future__ import annotations
 
+import multiprocessing
 import sys
 import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from contextlib import contextmanager
 from typing import Callable
 
-from .catalogue import Catalogue
-from .reading import ReadRecord, Rejected, read_file
+from .catalogue import Catalogue, Prepared
+from .reading import ReadRecord, Rejected, decode, raw_records
 from .store import Store
 
 
@@ -40,32 +42,38 @@ class LoadReport:
 
 
 class Loader:
+    """Loads files into the store; `workers` processes decode and index while this one writes."""
+
     def __init__(self, store: Store, catalogue: Catalogue, batch_size: int = 20000,
-                 rejects_path: Path | None = None, progress: Callable[[str], None] | None = None):
+                 rejects_path: Path | None = None, progress: Callable[[str], None] | None = None,
+                 workers: int = 0):
         self.store = store
         self.catalogue = catalogue
         self.batch_size = batch_size
         self.rejects_path = rejects_path
         self.progress = progress
+        self.workers = workers
 
     def load(self, paths, fmt: str = "auto", library: str | None = None) -> LoadReport:
         report = LoadReport()
         started = time.perf_counter()
-        batch: list[tuple[str, ReadRecord]] = []
+        batch: list[tuple[str, Prepared | ReadRecord]] = []
         deferred: list[tuple[str, ReadRecord]] = []
-        for path in paths:
-            for item in read_file(path, fmt):
-                if isinstance(item, Rejected):
-                    self._reject(report, str(path), item.position, item.reason, item.raw)
-                    continue
-                for warning in item.warnings:
-                    report.warnings[warning] += 1
-                batch.append((str(path), item))
-                if len(batch) >= self.batch_size:
-                    deferred += self._write(batch, library, report, started)
-                    batch = []
+        with self._preparer() as prepare:
+            for path in paths:
+                for result in prepare(_chunks(raw_records(path, fmt), library)):
+                    if isinstance(result, Rejected):
+                        self._reject(report, str(path), result.position, result.reason, result.raw)
+                        continue
+                    item = result.item if isinstance(result, Prepared) else result
+                    for warning in item.warnings:
+                        report.warnings[warning] += 1
+                    batch.append((str(path), result))
+                    if len(batch) >= self.batch_size:
+                        deferred += self._write(batch, library, report, started)
+                        batch = []
         deferred = self._write(batch, library, report, started) + deferred
-        unresolved = self._write(deferred, library, report, started, final=True)
+        unresolved = self._write(deferred, library, report, started)
         for path, item in unresolved:
             self._reject(report, path, item.position,
                          f"holdings record for 004 {item.record.control('004')!r}, not in the catalogue",
@@ -73,19 +81,29 @@ class Loader:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _write(self, batch, library, report, started, final=False):
+    @contextmanager
+    def _preparer(self):
+        """A function from chunks of raw records to prepared records, in order."""
+        if self.workers <= 0:
+            _init_worker(self.catalogue)
+            yield lambda chunks: (r for chunk in chunks for r in _prepare_chunk(chunk))
+            return
+        # spawn, not fork: the parent has the LMDB environment open, which a child must not inherit
+        context = multiprocessing.get_context("spawn")
+        with context.Pool(self.workers, _init_worker, (self.catalogue,)) as pool:
+            yield lambda chunks: (r for prepared in pool.imap(_prepare_chunk, chunks) for r in prepared)
+
+    def _write(self, batch, library, report, started):
         """Write one batch in one transaction; return the holdings records still unresolved."""
         unresolved = []
         if not batch:
             return unresolved
         with self.store.writing() as writer:
-            for path, item in batch:
-                if item.kind == "holdings":
-                    if not self._attach_mfhd(writer, item, library, report):
-                        unresolved.append((path, item))
-                    continue
-                outcome = self.catalogue.add(writer, item, library)
-                report.counts[outcome.action] += 1
+            for path, result in batch:
+                if isinstance(result, Prepared):
+                    report.counts[self.catalogue.add(writer, result).action] += 1
+                elif not self._attach_mfhd(writer, result, library, report):
+                    unresolved.append((path, result))
             writer.flush()
         if self.progress:
             elapsed = time.perf_counter() - started
@@ -111,6 +129,38 @@ class Loader:
         if self.rejects_path:
             with open(self.rejects_path, "ab") as handle:
                 handle.write(raw if raw.endswith(b"\x1d") else raw + b"\x1d")
+
+
+CHUNK_RECORDS = 500
+_worker_catalogue: Catalogue | None = None
+
+
+def _chunks(raws, library):
+    chunk = []
+    for raw in raws:
+        chunk.append(raw)
+        if len(chunk) >= CHUNK_RECORDS:
+            yield chunk, library
+            chunk = []
+    if chunk:
+        yield chunk, library
+
+
+def _init_worker(catalogue: Catalogue):
+    global _worker_catalogue
+    _worker_catalogue = catalogue
+
+
+def _prepare_chunk(job) -> list[Prepared | ReadRecord | Rejected]:
+    """Decode and index records (in a worker); holdings records go back as read."""
+    raws, library = job
+    results = []
+    for raw in raws:
+        item = decode(raw)
+        if isinstance(item, ReadRecord) and item.kind != "holdings":
+            item = _worker_catalogue.prepare(item, library)
+        results.append(item)
+    return results
 
 
 def print_progress(line: str):

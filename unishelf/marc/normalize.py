@@ -97,7 +97,11 @@ def phrase_pattern(query_tokens: list[str], left_open: bool = False,
         return "".join(r"\S*?" if c == MASK_ANY else r"\S" if c == MASK_ONE else re.escape(c)
                        for c in token)
 
-    body = " ".join(token_pattern(t) for t in query_tokens)
+    body = token_pattern(query_tokens[0])
+    for before, token in zip(query_tokens, query_tokens[1:]):
+        # Two CJK runs may stand with or without a space between them (they rarely have one).
+        joint = " ?" if _IS_CJK.match(before[-1]) and _IS_CJK.match(token[0]) else " "
+        body += joint + token_pattern(token)
     first, last = query_tokens[0], query_tokens[-1]
     start = "" if left_open or _IS_CJK.match(first[0]) else r"(?<![^ ])"
     end = "" if right_open or _IS_CJK.match(last[-1]) else r"(?![^ ])"

@@ -52,26 +52,43 @@ class Rejected:
     raw: bytes
 
 
-def read_file(path: str | Path, fmt: str = "auto") -> Iterator[ReadRecord | Rejected]:
+@dataclass(frozen=True)
+class RawRecord:
+    """One record's bytes as cut from its file, not yet decoded (cheap to send to a worker)."""
+
+    position: str
+    data: bytes
+    form: str                # iso2709 | marcxml
+    syntax: str = "marc21"   # iso2709: the file's syntax; marcxml: namespace declarations in `context`
+    context: bytes = b""
+
+
+def raw_records(path: str | Path, fmt: str = "auto") -> Iterator[RawRecord]:
+    """Cut a file into records without decoding them; `decode` finishes the job."""
     path = Path(path)
     with open(path, "rb") as handle:
         head = handle.read(512)
     if fmt == "marcxml" or (fmt == "auto" and head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")):
-        yield from read_marcxml(path)
-    else:
-        yield from read_iso2709(path.read_bytes(), None if fmt == "auto" else fmt)
-
-
-def read_iso2709(data: bytes, syntax: str | None = None) -> Iterator[ReadRecord | Rejected]:
-    """Read every record; with no syntax given, the file's first records decide it for all."""
+        yield from _marcxml_chunks(path)
+        return
+    data = path.read_bytes()
     chunks = list(split_records(data))
-    syntax = syntax or _guess_file_syntax(chunk for _, chunk in chunks[:50])
+    syntax = fmt if fmt in ("marc21", "unimarc") else _guess_file_syntax(c for _, c in chunks[:50])
     for number, (offset, chunk) in enumerate(chunks, 1):
-        position = f"record {number} at byte {offset}"
-        try:
-            yield _decode_iso2709(chunk, syntax, position)
-        except RecordError as error:
-            yield Rejected(position, str(error), chunk)
+        yield RawRecord(f"record {number} at byte {offset}", chunk, "iso2709", syntax)
+
+
+def decode(raw: RawRecord) -> ReadRecord | Rejected:
+    if raw.form == "marcxml":
+        return _parse_marcxml_record(raw.data, raw.context, raw.position)
+    try:
+        return _decode_iso2709(raw.data, raw.syntax, raw.position)
+    except RecordError as error:
+        return Rejected(raw.position, str(error), raw.data)
+
+
+def read_file(path: str | Path, fmt: str = "auto") -> Iterator[ReadRecord | Rejected]:
+    return map(decode, raw_records(path, fmt))
 
 
 def _decode_iso2709(chunk: bytes, syntax: str, position: str) -> ReadRecord:
@@ -145,7 +162,7 @@ _NAMESPACE_DECLARATION = re.compile(rb"""xmlns(?::[\w.-]+)?\s*=\s*(?:"[^"]*"|'[^
 MARCXML_NS = "http://www.loc.gov/MARC21/slim"
 
 
-def read_marcxml(path: Path, block_size: int = 1 << 20) -> Iterator[ReadRecord | Rejected]:
+def _marcxml_chunks(path: Path, block_size: int = 1 << 20) -> Iterator[RawRecord]:
     """Stream a MARCXML file record by record.
 
     Each <record> is parsed on its own (with the namespace declarations of the enclosing
@@ -170,7 +187,8 @@ def read_marcxml(path: Path, block_size: int = 1 << 20) -> Iterator[ReadRecord |
                     break
                 number += 1
                 chunk = buffer[start.start():end.end()]
-                yield _parse_marcxml_record(chunk, namespaces, f"record {number} at byte {consumed + start.start()}")
+                yield RawRecord(f"record {number} at byte {consumed + start.start()}", chunk,
+                                "marcxml", context=namespaces)
                 consumed += end.end()
                 buffer = buffer[end.end():]
             if not block:

@@ -202,7 +202,7 @@ class Writer(Reader):
 
     def __init__(self, store: Store, txn):
         super().__init__(store, txn)
-        self.pending: dict[bytes, dict[int, bool]] = {}  # term -> record id -> present
+        self.pending: dict[bytes, list[int]] = {}  # term -> record ids; negative: -(id+1) removed
 
     def next_counter(self, name: str) -> int:
         value = self.counter(name) + 1
@@ -243,23 +243,35 @@ class Writer(Reader):
             self.txn.delete(key, db=self.db["holdings"])
 
     def index(self, record_id: int, added: set[bytes], removed: set[bytes]):
+        pending = self.pending
         for key in added:
-            self.pending.setdefault(key, {})[record_id] = True
+            ids = pending.get(key)
+            if ids is None:
+                pending[key] = [record_id]
+            else:
+                ids.append(record_id)
         for key in removed:
-            self.pending.setdefault(key, {})[record_id] = False
+            pending.setdefault(key, []).append(-record_id - 1)
 
     def flush(self):
         """Write the gathered posting changes: one read-modify-write per distinct term."""
         postings = self.db["postings"]
+        cursor = self.txn.cursor(db=postings)
         for key in sorted(self.pending):
             changes = self.pending[key]
-            data = self.txn.get(key, db=postings)
+            found = cursor.set_key(key)
+            data = cursor.value() if found else None
             bitmap = BitMap.deserialize(data) if data is not None else BitMap()
-            bitmap.update([r for r, present in changes.items() if present])
-            bitmap.difference_update(BitMap(r for r, present in changes.items() if not present))
+            if min(changes) >= 0:
+                bitmap.update(changes)
+            else:
+                for change in changes:  # in order: a record removed then added again stays
+                    if change >= 0:
+                        bitmap.add(change)
+                    else:
+                        bitmap.discard(-change - 1)
             if bitmap:
-                bitmap.run_optimize()
-                self.txn.put(key, bitmap.serialize(), db=postings)
-            elif data is not None:
-                self.txn.delete(key, db=postings)
+                cursor.put(key, bitmap.serialize())
+            elif found:
+                cursor.delete()
         self.pending.clear()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pyroaring import BitMap
 
 from unishelf.marc import normalize
-from unishelf.marc.access_points import AccessPoints, normalise
+from unishelf.marc.access_points import AccessPoints, query_values
 from unishelf.marc.store import ALL_KEY, Reader, Store, kind_key, term_key
 
 from .tree import And, Node, Not, Or, Prox, QueryError, Range, ResultSetRef, Term
@@ -221,7 +221,7 @@ class _Evaluation:
         return self.matching_terms(term.index, "f", text, term.truncation)
 
     def code_term(self, point, term: Term) -> BitMap:
-        values = normalise(point.kind, term.text)
+        values = query_values(point.kind, term.text)
         if term.truncation != "none" or not values:
             text = normalize.fold(term.text).strip()
             if point.kind in ("isbn", "issn", "lccn"):
@@ -253,8 +253,8 @@ class _Evaluation:
 
     def range(self, node: Range) -> BitMap:
         point = self.point(node.index)
-        low = (normalise(point.kind, node.low) or [node.low])[0]
-        high = (normalise(point.kind, node.high) or [node.high])[0]
+        low = (query_values(point.kind, node.low) or [node.low])[0]
+        high = (query_values(point.kind, node.high) or [node.high])[0]
         return self.compare(node.index, "w", low, ">=") & self.compare(node.index, "w", high, "<=")
 
     def verify(self, candidates: BitMap, index: str, pattern: re.Pattern, anchored: bool) -> BitMap:
