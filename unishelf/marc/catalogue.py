@@ -147,7 +147,7 @@ class Catalogue:
                                              prepared.keys)
         same_bytes = writer.match(f"digest:{item.digest}")
         if same_bytes:
-            return self._attach(writer, same_bytes[0], holdings, "unchanged")
+            return self._attach(writer, same_bytes[0], holdings)
         for rule, key in keys:
             for candidate in writer.match(key):
                 stored = writer.record(candidate)
@@ -156,9 +156,9 @@ class Catalogue:
                 if rule == "control":
                     if stored.owner in (None, contributor):
                         return self._replace(writer, stored, item, keys, holdings)
-                    return self._attach(writer, candidate, holdings, "attached")
+                    return self._attach(writer, candidate, holdings)
                 if stored.owner != contributor:
-                    return self._attach(writer, candidate, holdings, "attached")
+                    return self._attach(writer, candidate, holdings)
         return self._create(writer, prepared)
 
     def _create(self, writer, prepared: Prepared) -> Outcome:
@@ -192,7 +192,8 @@ class Catalogue:
         self._reindex(writer, stored, item.record, libraries)
         return Outcome("updated", stored.id)
 
-    def _attach(self, writer, record_id: int, holdings: dict, action: str) -> Outcome:
+    def _attach(self, writer, record_id: int, holdings: dict) -> Outcome:
+        """Set libraries' holdings on a record: attached when a library is new to it."""
         current = writer.holdings(record_id)
         changed = {code: items for code, items in holdings.items() if current.get(code) != items}
         if not changed:
@@ -201,10 +202,10 @@ class Catalogue:
             writer.set_holdings(record_id, code, items)
         stored = writer.record(record_id)
         self._reindex(writer, stored, self.parse_stored(stored), sorted(current.keys() | changed.keys()))
-        return Outcome("attached" if action == "attached" else "updated", record_id)
+        return Outcome("attached" if changed.keys() - current.keys() else "updated", record_id)
 
     def attach_holdings(self, writer, record_id: int, library: str, items: list[dict]) -> Outcome:
-        return self._attach(writer, record_id, {library: items}, "attached")
+        return self._attach(writer, record_id, {library: items})
 
     def _reindex(self, writer, stored: StoredRecord, record: MarcRecord, libraries: list[str]):
         old_terms = self.terms(writer.entry(stored.id), stored.kind)

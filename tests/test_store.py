@@ -1,0 +1,158 @@
+"""The store and union-catalogue rules: merging, reloading, deleting, durability, concurrency."""
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from conftest import DATA, load, make_catalog
+from unishelf.marc.reading import read_file
+from unishelf.z3950.pqf import parse_pqf
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def count(catalog, pqf, databases=("unicat",)):
+    return len(catalog.engine.search(catalog.bib1.to_tree(parse_pqf(pqf)), databases))
+
+
+def test_reloading_the_same_file_updates_and_never_duplicates(catalog):
+    first = load(catalog, [DATA / "marc21-utf8-sample.mrc"], "NORTH")
+    assert first.counts["created"] == 300
+    second = load(catalog, [DATA / "marc21-utf8-sample.mrc"], "NORTH")
+    assert second.counts["unchanged"] == 300 and second.counts["created"] == 0
+    assert catalog.engine.count("unicat") == 300
+
+
+def test_another_librarys_copy_attaches_holdings_instead_of_duplicating(catalog):
+    load(catalog, [DATA / "marc21-utf8-sample.mrc"], "NORTH")
+    report = load(catalog, [DATA / "marc21-utf8-sample.mrc"], "SOUTH")
+    assert report.counts["unchanged"] + report.counts["attached"] == 300
+    assert catalog.engine.count("unicat") == 300
+    assert catalog.engine.count("NORTH") == catalog.engine.count("SOUTH") == 300
+    with catalog.store.reading() as reader:
+        some_id = next(iter(reader.bitmap(b"\x00all")))
+        assert set(reader.holdings(some_id)) == {"NORTH", "SOUTH"}
+
+
+def test_a_changed_record_from_another_library_matches_by_isbn(catalog, tmp_path):
+    items = [i for i in read_file(DATA / "marc21-utf8-sample.mrc") if i.record.first("020")]
+    record = items[0].record
+    load(catalog, [DATA / "marc21-utf8-sample.mrc"], "NORTH")
+    # Another library's catalogue: same ISBN, its own control number and a local note.
+    for field in record.fields:
+        if field.tag == "001":
+            field.value = "west-000001"
+    from unishelf.marc.record import Field, write_iso2709
+    record.fields.append(Field("500", indicators="  ", subfields=[("a", "Local copy note.")]))
+    path = tmp_path / "west.mrc"
+    path.write_bytes(write_iso2709(record))
+    report = load(catalog, [path], "WEST")
+    assert report.counts["attached"] == 1
+    assert catalog.engine.count("unicat") == 300 and catalog.engine.count("WEST") == 1
+
+
+def test_a_librarys_own_records_sharing_an_isbn_stay_distinct(catalog):
+    # dp2's print book and its e-book surrogate share an ISBN (see tests/data/PROVENANCE.md)
+    report = load(catalog, [DATA / "marcxml-sample.xml"], "WEST")
+    assert report.counts["created"] == 40
+
+
+def test_mfhd_holdings_records_attach_to_their_bibliographic_records(catalog):
+    report = load(catalog, [DATA / "holdings-sample.mrc"])
+    bibs = [i for i in read_file(DATA / "holdings-sample.mrc") if i.kind == "bib"]
+    assert catalog.engine.count("unicat") == len(bibs)
+    assert report.counts["rejected"] == 0
+    with catalog.store.reading() as reader:
+        held = [reader.holdings(r) for r in reader.bitmap(b"\x00all")]
+    assert sum(1 for h in held if h) >= 1
+
+
+def test_delete_leaves_a_tombstone_and_a_new_change(catalog):
+    load(catalog, [DATA / "marc21-utf8-sample.mrc"], "NORTH")
+    result = catalog.engine.search(catalog.bib1.to_tree(parse_pqf("@attr 1=4 history")))
+    victim = result.ids(0, 1)[0]
+    before = count(catalog, "@attr 1=4 history")
+    with catalog.store.reading() as reader:
+        last_seq = reader.counter("seq")
+    with catalog.store.writing() as writer:
+        catalog.catalogue.delete(writer, victim)
+        writer.flush()
+    assert count(catalog, "@attr 1=4 history") == before - 1
+    with catalog.store.reading() as reader:
+        tombstone = reader.record(victim)
+        assert tombstone.deleted and tombstone.seq == last_seq + 1
+        assert list(reader.changes(last_seq)) == [(last_seq + 1, victim)]
+        assert reader.holdings(victim) == {}
+        assert len(list(reader.changes())) == 300          # one change entry per record, latest only
+
+
+def test_change_log_is_ordered_and_datestamps_never_go_back(catalog):
+    load(catalog, [DATA / "marc21-utf8-sample.mrc"], "NORTH")
+    load(catalog, [DATA / "cjk-sample.mrc"], "EAST")
+    with catalog.store.reading() as reader:
+        changes = list(reader.changes())
+        stamps = [reader.record(r).datestamp for _, r in changes]
+    assert [s for s, _ in changes] == sorted(s for s, _ in changes)
+    assert stamps == sorted(stamps) and stamps[0].endswith("Z")
+
+
+def test_readers_in_other_processes_see_committed_data_while_a_write_is_open(catalog, tmp_path):
+    load(catalog, [DATA / "marc21-utf8-sample.mrc"], "NORTH")
+    script = ("import sys; from unishelf.marc.store import Store; "
+              "s = Store(sys.argv[1], readonly=True)\n"
+              "with s.reading() as r: print(len(r.bitmap(b'\\x00all')))")
+    with catalog.store.writing():   # the single writer holds its lock; readers never wait for it
+        started = time.monotonic()
+        out = subprocess.run([sys.executable, "-c", script, str(catalog.config.store_path)],
+                             capture_output=True, text=True, timeout=60, cwd=REPO)
+        assert time.monotonic() - started < 30
+    assert out.stdout.strip() == "300", out.stderr
+
+
+def test_kill_9_during_a_load_loses_no_committed_batch(tmp_path):
+    data_dir = tmp_path / "data"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    loader = subprocess.Popen(
+        [sys.executable, "-c", KILL_SCRIPT, str(data_dir), str(DATA / "cjk-sample.mrc")],
+        stdout=subprocess.PIPE, text=True, cwd=REPO, env=env)
+    committed = 0
+    for line in loader.stdout:
+        committed = int(line)
+        if committed >= 50:
+            break
+    os.kill(loader.pid, signal.SIGKILL)
+    loader.wait()
+    assert committed >= 50
+    catalog = make_catalog(data_dir)
+    try:
+        stored = catalog.engine.count("unicat")
+        assert stored >= committed
+        with catalog.store.reading() as reader:      # every stored record is whole and indexed
+            for record_id in reader.bitmap(b"\x00all"):
+                assert reader.record(record_id).raw.endswith(b"\x1d")
+                assert reader.entry(record_id)
+        report = load(catalog, [DATA / "cjk-sample.mrc"], "EAST")
+        assert report.counts["created"] + report.counts["unchanged"] == 150
+        assert catalog.engine.count("unicat") == 150
+    finally:
+        catalog.close()
+
+
+KILL_SCRIPT = """
+import sys
+from pathlib import Path
+from unishelf.app import open_catalog
+from unishelf.config import load_config
+from unishelf.marc.loader import Loader
+catalog = open_catalog(load_config(None, {"data_dir": sys.argv[1]}))
+def report(line):
+    with catalog.store.reading() as reader:
+        print(len(reader.bitmap(b"\\x00all")), flush=True)
+loader = Loader(catalog.store, catalog.catalogue, batch_size=10, workers=0, progress=report)
+while True:
+    loader.load([Path(sys.argv[2])], "auto", "EAST")
+"""
