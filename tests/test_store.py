@@ -8,6 +8,8 @@ import sys
 import time
 from pathlib import Path
 
+from pyroaring import BitMap
+
 from conftest import DATA, load, make_catalog
 from unishelf.marc.reading import read_file
 from unishelf.z3950.pqf import parse_pqf
@@ -156,3 +158,24 @@ loader = Loader(catalog.store, catalog.catalogue, batch_size=10, workers=0, prog
 while True:
     loader.load([Path(sys.argv[2])], "auto", "EAST")
 """
+
+
+def test_worker_processes_index_exactly_like_the_single_process_loader(tmp_path):
+    """Chunks indexed in workers, with merges and rejects among them, give the same postings."""
+    from unishelf.marc.loader import Loader
+    files = [(DATA / "marc21-utf8-sample.mrc", "NORTH"), (DATA / "edge-cases" / "bad_records.mrc", "NORTH"),
+             (DATA / "marc21-utf8-sample.mrc", "SOUTH"), (DATA / "cjk-sample.mrc", "SOUTH"),
+             (DATA / "holdings-sample.mrc", None)]
+    postings = []
+    for workers in (0, 2):
+        catalog = make_catalog(tmp_path / f"w{workers}")
+        loader = Loader(catalog.store, catalog.catalogue, batch_size=120, workers=workers)
+        for path, library in files:
+            loader.load([path], "auto", library)
+        with catalog.store.reading() as reader:
+            ids = sorted(reader.bitmap(b"\x00all"))
+            postings.append(({key: BitMap.deserialize(value) for key, value in reader.terms_from(b"", b"")},
+                             len(ids)))
+        catalog.close()
+    assert postings[0][1] == postings[1][1] > 450
+    assert postings[0][0] == postings[1][0]

@@ -41,6 +41,7 @@ class AccessPoint:
     name: str
     kind: str
     sortable: bool
+    whole_field: bool  # text: also index each field whole (phrase starts, exact match, scan)
     sources: dict  # syntax -> tuple[Source, ...]
 
 
@@ -65,7 +66,8 @@ class AccessPoints:
                 raise IndexConfigError(f"{where}.kind: {kind!r} is not one of {', '.join(KINDS)}")
             sources = {syntax: tuple(_parse_source(s, f"{where}.{syntax}") for s in spec.get(syntax, []))
                        for syntax in ("marc21", "unimarc")}
-            self.points[name] = AccessPoint(name, kind, bool(spec.get("sort")), sources)
+            self.points[name] = AccessPoint(name, kind, bool(spec.get("sort")),
+                                            bool(spec.get("whole_field", True)), sources)
         self.material_types = material_types
         self.sortable = [p.name for p in self.points.values() if p.sortable]
 

@@ -18,6 +18,7 @@ from .record import MarcRecord, parse_iso2709
 from .store import ALL_KEY, MAX_KEY_BYTES, StoredRecord, Writer, kind_key, term_key
 
 MATCH_RULES = ("control", "oclc", "lccn", "isbn", "issn")
+CJK_FIRST = "\u3040"  # no CJK character sorts before this: a cheap test before the regex
 
 
 @dataclass
@@ -37,7 +38,8 @@ class Prepared:
     keys: list[tuple[str, str]]
     entry: dict
     sortkeys: tuple
-    terms: set[bytes]
+    terms: set[bytes] | None  # None once a loader worker has folded them into chunk postings
+    record_id: int | None = None  # the id a loader set aside for it, should it be created
 
 
 @dataclass
@@ -119,11 +121,13 @@ class Catalogue:
         terms = {ALL_KEY, kind_key(kind)}
         for name, values in entry.items():
             words = set()
-            if self.points[name].kind == "text":
+            point = self.points[name]
+            if point.kind == "text":
                 for value in values:
-                    terms.add(term_key(name, "f", value))
+                    if point.whole_field:
+                        terms.add(term_key(name, "f", value))
                     for token in value.split(" "):
-                        if normalize.is_cjk(token):
+                        if token[0] >= CJK_FIRST and normalize.is_cjk(token):
                             words.update(normalize.index_terms(token))
                         else:
                             words.add(token)
@@ -163,7 +167,7 @@ class Catalogue:
 
     def _create(self, writer, prepared: Prepared) -> Outcome:
         item, holdings = prepared.item, prepared.holdings
-        record_id = writer.next_counter("record_id")
+        record_id = prepared.record_id or writer.next_counter("record_id")
         stored = StoredRecord(record_id, item.raw, item.syntax, item.kind, prepared.contributor, "", 0,
                               digest=item.digest)
         writer.log_change(stored, None)
@@ -174,7 +178,8 @@ class Catalogue:
         for code, items in holdings.items():
             writer.set_holdings(record_id, code, items)
         writer.put_entry(record_id, prepared.entry, prepared.sortkeys)
-        writer.index(record_id, prepared.terms, ())
+        if prepared.terms is not None:  # else the loader adds the chunk's postings itself
+            writer.index(record_id, prepared.terms, ())
         return Outcome("created", record_id)
 
     def _replace(self, writer, stored: StoredRecord, item, keys, holdings) -> Outcome:
@@ -189,7 +194,7 @@ class Catalogue:
         for code, items in holdings.items():
             writer.set_holdings(stored.id, code, items)
         libraries = sorted(writer.holdings(stored.id))
-        self._reindex(writer, stored, item.record, libraries)
+        self._reindex(writer, stored, self.parse_stored(stored), libraries)
         return Outcome("updated", stored.id)
 
     def _attach(self, writer, record_id: int, holdings: dict) -> Outcome:

@@ -12,13 +12,16 @@ import multiprocessing
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass, field
-from pathlib import Path
 from contextlib import contextmanager
+from dataclasses import dataclass, field
+from itertools import groupby
+from pathlib import Path
 from typing import Callable
 
+from pyroaring import BitMap
+
 from .catalogue import Catalogue, Prepared
-from .reading import ReadRecord, Rejected, decode, raw_records
+from .reading import ReadRecord, Rejected, count_records, decode, raw_records
 from .store import Store
 
 
@@ -57,23 +60,29 @@ class Loader:
     def load(self, paths, fmt: str = "auto", library: str | None = None) -> LoadReport:
         report = LoadReport()
         started = time.perf_counter()
-        batch: list[tuple[str, Prepared | ReadRecord]] = []
+        batch: list[tuple[str, list, dict]] = []   # (file, prepared chunk, chunk postings)
+        batch_records = 0
         deferred: list[tuple[str, ReadRecord]] = []
         with self._preparer() as prepare:
             for path in paths:
-                for result in prepare(_chunks(raw_records(path, fmt), library)):
-                    if isinstance(result, Rejected):
-                        self._reject(report, str(path), result.position, result.reason, result.raw)
-                        continue
-                    item = result.item if isinstance(result, Prepared) else result
-                    for warning in item.warnings:
-                        report.warnings[warning] += 1
-                    batch.append((str(path), result))
-                    if len(batch) >= self.batch_size:
+                with self.store.writing() as writer:
+                    first_id = writer.reserve_ids(count_records(path, fmt))
+                for results, postings in prepare(_chunks(raw_records(path, fmt), library, first_id)):
+                    for result in results:
+                        if isinstance(result, Rejected):
+                            self._reject(report, str(path), result.position, result.reason, result.raw)
+                            continue
+                        item = result.item if isinstance(result, Prepared) else result
+                        for warning in item.warnings:
+                            report.warnings[warning] += 1
+                    batch.append((str(path), results, postings))
+                    batch_records += len(results)
+                    if batch_records >= self.batch_size:
                         deferred += self._write(batch, library, report, started)
-                        batch = []
+                        batch, batch_records = [], 0
         deferred = self._write(batch, library, report, started) + deferred
-        unresolved = self._write(deferred, library, report, started)
+        retry = [(path, [item for _, item in group], {}) for path, group in groupby(deferred, key=lambda d: d[0])]
+        unresolved = self._write(retry, library, report, started)
         for path, item in unresolved:
             self._reject(report, path, item.position,
                          f"holdings record for 004 {item.record.control('004')!r}, not in the catalogue",
@@ -83,15 +92,15 @@ class Loader:
 
     @contextmanager
     def _preparer(self):
-        """A function from chunks of raw records to prepared records, in order."""
+        """A function from chunks of raw records to prepared chunks (see `_prepare_chunk`), in order."""
         if self.workers <= 0:
             _init_worker(self.catalogue)
-            yield lambda chunks: (r for chunk in chunks for r in _prepare_chunk(chunk))
+            yield lambda chunks: map(_prepare_chunk, chunks)
             return
         # spawn, not fork: the parent has the LMDB environment open, which a child must not inherit
         context = multiprocessing.get_context("spawn")
         with context.Pool(self.workers, _init_worker, (self.catalogue,)) as pool:
-            yield lambda chunks: (r for prepared in pool.imap(_prepare_chunk, chunks) for r in prepared)
+            yield lambda chunks: pool.imap(_prepare_chunk, chunks)
 
     def _write(self, batch, library, report, started):
         """Write one batch in one transaction; return the holdings records still unresolved."""
@@ -99,11 +108,18 @@ class Loader:
         if not batch:
             return unresolved
         with self.store.writing() as writer:
-            for path, result in batch:
-                if isinstance(result, Prepared):
-                    report.counts[self.catalogue.add(writer, result).action] += 1
-                elif not self._attach_mfhd(writer, result, library, report):
-                    unresolved.append((path, result))
+            for path, results, postings in batch:
+                skipped = BitMap()
+                for result in results:
+                    if isinstance(result, Prepared):
+                        outcome = self.catalogue.add(writer, result)
+                        report.counts[outcome.action] += 1
+                        if outcome.action != "created":
+                            skipped.add(result.record_id)
+                    elif isinstance(result, ReadRecord) and not self._attach_mfhd(writer, result, library, report):
+                        unresolved.append((path, result))
+                if postings:
+                    writer.index_chunk(postings, skipped)
             writer.flush()
         if self.progress:
             elapsed = time.perf_counter() - started
@@ -135,15 +151,17 @@ CHUNK_RECORDS = 500
 _worker_catalogue: Catalogue | None = None
 
 
-def _chunks(raws, library):
+def _chunks(raws, library, first_id: int):
+    """Jobs for `_prepare_chunk`: records, their library, and the id set aside for the first."""
     chunk = []
     for raw in raws:
         chunk.append(raw)
         if len(chunk) >= CHUNK_RECORDS:
-            yield chunk, library
+            yield chunk, library, first_id
+            first_id += len(chunk)
             chunk = []
     if chunk:
-        yield chunk, library
+        yield chunk, library, first_id
 
 
 def _init_worker(catalogue: Catalogue):
@@ -151,16 +169,31 @@ def _init_worker(catalogue: Catalogue):
     _worker_catalogue = catalogue
 
 
-def _prepare_chunk(job) -> list[Prepared | ReadRecord | Rejected]:
-    """Decode and index records (in a worker); holdings records go back as read."""
-    raws, library = job
+def _prepare_chunk(job) -> tuple[list[Prepared | ReadRecord | Rejected], dict[bytes, bytes]]:
+    """Decode and index a chunk of records (in a worker); holdings records go back as read.
+
+    The records' terms come back inverted, as one serialized bitmap of record ids per term (the ids
+    set aside for the chunk): far fewer and smaller objects to send than a set of terms per
+    record, and a term new to the store is written as it comes.
+    """
+    raws, library, first_id = job
     results = []
-    for raw in raws:
+    postings: dict[bytes, list[int]] = {}
+    for record_id, raw in enumerate(raws, first_id):
         item = decode(raw)
         if isinstance(item, ReadRecord) and item.kind != "holdings":
             item = _worker_catalogue.prepare(item, library)
+            item.record_id = record_id
+            for term in item.terms:
+                found = postings.get(term)
+                if found is None:
+                    postings[term] = [record_id]
+                else:
+                    found.append(record_id)
+            item.terms = None
+            item.item.record = None  # the writer needs only the bytes: far cheaper to send
         results.append(item)
-    return results
+    return results, {term: BitMap(found).serialize() for term, found in postings.items()}
 
 
 def print_progress(line: str):

@@ -7,6 +7,8 @@ UTF-8; an unchanged UTF-8 ISO 2709 record keeps its original bytes so export giv
 from __future__ import annotations
 
 import hashlib
+import itertools
+import mmap
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,21 +30,21 @@ AUTHORITY_TYPES = {"z"}
 @dataclass
 class ReadRecord:
     position: str            # "record 12 at byte 10240" - for reports
-    record: MarcRecord
+    record: MarcRecord | None  # None once indexed by a loader worker: `raw` has it all
     raw: bytes               # UTF-8 ISO 2709, byte-identical to the input where it was UTF-8
     syntax: str              # marc21 | unimarc
     digest: str              # of the input bytes: loading the same record again is recognised
     warnings: list[str] = field(default_factory=list)
+    kind: str = field(init=False)  # bib, holdings or authority (MARC21 leader/06; UNIMARC: bib)
 
-    @property
-    def kind(self) -> str:
-        """bib, holdings or authority, from leader/06 (MARC21; UNIMARC records are bibs)."""
+    def __post_init__(self):
         record_type = self.record.leader[6:7]
         if self.syntax == "marc21" and record_type in HOLDINGS_TYPES:
-            return "holdings"
-        if self.syntax == "marc21" and record_type in AUTHORITY_TYPES:
-            return "authority"
-        return "bib"
+            self.kind = "holdings"
+        elif self.syntax == "marc21" and record_type in AUTHORITY_TYPES:
+            self.kind = "authority"
+        else:
+            self.kind = "bib"
 
 
 @dataclass
@@ -63,19 +65,46 @@ class RawRecord:
     context: bytes = b""
 
 
-def raw_records(path: str | Path, fmt: str = "auto") -> Iterator[RawRecord]:
-    """Cut a file into records without decoding them; `decode` finishes the job."""
-    path = Path(path)
+def is_marcxml(path: Path, fmt: str = "auto") -> bool:
+    if fmt != "auto":
+        return fmt == "marcxml"
     with open(path, "rb") as handle:
-        head = handle.read(512)
-    if fmt == "marcxml" or (fmt == "auto" and head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")):
+        return handle.read(512).lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")
+
+
+def raw_records(path: str | Path, fmt: str = "auto") -> Iterator[RawRecord]:
+    """Cut a file into records without decoding them; `decode` finishes the job.
+
+    The file is mapped, not read, so a large file costs no more memory than the records in flight.
+    """
+    path = Path(path)
+    if is_marcxml(path, fmt):
         yield from _marcxml_chunks(path)
         return
-    data = path.read_bytes()
-    chunks = list(split_records(data))
-    syntax = fmt if fmt in ("marc21", "unimarc") else _guess_file_syntax(c for _, c in chunks[:50])
-    for number, (offset, chunk) in enumerate(chunks, 1):
-        yield RawRecord(f"record {number} at byte {offset}", chunk, "iso2709", syntax)
+    if path.stat().st_size == 0:
+        return
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        syntax = fmt if fmt in ("marc21", "unimarc") else _guess_file_syntax(
+            chunk for _, chunk in itertools.islice(split_records(data), 50))
+        for number, (offset, chunk) in enumerate(split_records(data), 1):
+            yield RawRecord(f"record {number} at byte {offset}", chunk, "iso2709", syntax)
+
+
+def _blocks(data, size: int = 1 << 24):
+    """Slices of a mapped file, small enough to copy and count in."""
+    for start in range(0, len(data), size):
+        yield data[start:start + size]
+
+
+def count_records(path: str | Path, fmt: str = "auto") -> int:
+    """How many records a file holds at most (record terminators or <record> elements), quickly."""
+    path = Path(path)
+    if path.stat().st_size == 0:
+        return 0
+    with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
+        if is_marcxml(path, fmt):
+            return sum(1 for _ in _RECORD_END.finditer(data))
+        return sum(block.count(b"\x1d") for block in _blocks(data)) + 1
 
 
 def decode(raw: RawRecord) -> ReadRecord | Rejected:

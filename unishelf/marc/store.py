@@ -202,7 +202,9 @@ class Writer(Reader):
 
     def __init__(self, store: Store, txn):
         super().__init__(store, txn)
-        self.pending: dict[bytes, list[int]] = {}  # term -> record ids; negative: -(id+1) removed
+        # term -> changes in order: id added, -(id+1) removed, a chunk's serialized bitmap added
+        # (with the chunk's skipped ids to take out again)
+        self.pending: dict[bytes, list] = {}
 
     def next_counter(self, name: str) -> int:
         value = self.counter(name) + 1
@@ -242,34 +244,59 @@ class Writer(Reader):
         else:
             self.txn.delete(key, db=self.db["holdings"])
 
-    def index(self, record_id: int, added: set[bytes], removed: set[bytes]):
+    def index(self, record_id: int, added, removed):
+        """Record that a record gained and lost these terms (written by `flush`)."""
         pending = self.pending
         for key in added:
-            ids = pending.get(key)
-            if ids is None:
+            parts = pending.get(key)
+            if parts is None:
                 pending[key] = [record_id]
             else:
-                ids.append(record_id)
+                parts.append(record_id)
         for key in removed:
             pending.setdefault(key, []).append(-record_id - 1)
 
+    def reserve_ids(self, count: int) -> int:
+        """Set aside `count` record ids (a loader assigns them before indexing); the first one."""
+        first = self.counter("record_id") + 1
+        self.txn.put(b"record_id", _SEQ.pack(first + count - 1), db=self.db["meta"])
+        return first
+
+    def index_chunk(self, postings: dict[bytes, bytes], skipped: BitMap):
+        """Add a chunk's postings, made by a loader worker with the ids set aside for the chunk.
+
+        `skipped` are ids of the chunk that were not created (the record merged into another or
+        was unchanged): they are taken out again when the postings are written.
+        """
+        pending = self.pending
+        for key, blob in postings.items():
+            part = (blob, skipped) if skipped else blob
+            parts = pending.get(key)
+            if parts is None:
+                pending[key] = [part]
+            else:
+                parts.append(part)
+
     def flush(self):
         """Write the gathered posting changes: one read-modify-write per distinct term."""
-        postings = self.db["postings"]
-        cursor = self.txn.cursor(db=postings)
+        cursor = self.txn.cursor(db=self.db["postings"])
         for key in sorted(self.pending):
-            changes = self.pending[key]
+            parts = self.pending[key]
             found = cursor.set_key(key)
-            data = cursor.value() if found else None
-            bitmap = BitMap.deserialize(data) if data is not None else BitMap()
-            if min(changes) >= 0:
-                bitmap.update(changes)
-            else:
-                for change in changes:  # in order: a record removed then added again stays
-                    if change >= 0:
-                        bitmap.add(change)
+            if not found and len(parts) == 1 and type(parts[0]) is bytes:
+                cursor.put(key, parts[0])  # a new term from one chunk: the worker's bitmap as is
+                continue
+            bitmap = BitMap.deserialize(cursor.value()) if found else BitMap()
+            for part in parts:  # in order: a record removed then added again stays
+                if type(part) is int:
+                    if part >= 0:
+                        bitmap.add(part)
                     else:
-                        bitmap.discard(-change - 1)
+                        bitmap.discard(-part - 1)
+                elif type(part) is bytes:
+                    bitmap |= BitMap.deserialize(part)
+                else:
+                    bitmap |= BitMap.deserialize(part[0]) - part[1]
             if bitmap:
                 cursor.put(key, bitmap.serialize())
             elif found:

@@ -143,6 +143,9 @@ class _Evaluation:
         if point.kind != "text":
             return self.code_term(point, term)
         if term.structure == "field":
+            if not point.whole_field:
+                raise QueryError("unsupported-structure", f"{term.index} is not indexed by whole field",
+                                 term.index)
             return self.field_term(term)
         tokens = (_MASKED_TOKEN.findall(normalize.fold(term.text)) if term.truncation == "masked"
                   else normalize.fold_tokens(term.text))

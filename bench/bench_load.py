@@ -1,0 +1,98 @@
+"""Load benchmark: unishelf and Zebra index the same Library of Congress records.
+
+    python bench/bench_load.py [--records N] [--no-zebra] [--keep DIR]
+
+Prints records per second, wall and CPU seconds, peak memory and size on disk for both, and the
+ratios. unishelf runs as its own `unishelf load` process (with its worker processes), measured
+from outside like zebraidx, so both figures mean the same thing. Not a test: no assertions.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH))
+
+import lc_corpus  # noqa: E402
+import zebra_side  # noqa: E402
+
+UNISHELF = Path(sys.executable).with_name("unishelf")
+
+
+def tree_bytes(path: Path) -> int:
+    """Bytes allocated on disk (as du counts them): LMDB files are sparse up to the map size."""
+    return sum(p.stat().st_blocks * 512 for p in path.rglob("*") if p.is_file())
+
+
+def load_unishelf(records: Path, data_dir: Path) -> dict:
+    """Run `unishelf load` in a fresh process group and measure it (and its workers) from outside."""
+    command = [str(UNISHELF), "--data-dir", str(data_dir), "load", "--quiet", "--library", "LC",
+               str(records)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - started
+    output = process.stdout.read()
+    process.stdout.close()
+    if status != 0:
+        raise SystemExit(f"unishelf load failed:\n{output}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    # ru_maxrss of a waited child covers its own waited children too: the largest process
+    return {"wall_s": wall, "cpu_s": cpu, "peak_rss_bytes": usage.ru_maxrss * 1024, "disk_bytes": tree_bytes(data_dir / "store"),
+            "summary": output.strip().splitlines()[0]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=250_000)
+    parser.add_argument("--no-zebra", action="store_true", help="unishelf only")
+    parser.add_argument("--keep", metavar="DIR", help="leave the unishelf store here (for bench_query.py)")
+    args = parser.parse_args()
+
+    records = lc_corpus.subset(args.records)
+    count = lc_corpus.count_records(records)
+    print(f"corpus: {count:,} LC records, {records.stat().st_size / 1e6:.1f} MB ({records})")
+
+    work = Path(tempfile.mkdtemp(prefix="unishelf-bench-load-"))
+    data_dir = Path(args.keep) if args.keep else work / "unishelf"
+    if data_dir.exists():
+        shutil.rmtree(data_dir)
+    ours = load_unishelf(records, data_dir)
+    print(f"unishelf: {ours['summary']}")
+    report("unishelf", count, ours)
+
+    theirs = None
+    if not args.no_zebra:
+        if zebra_side.available():
+            result = zebra_side.index(records, work / "zebra")
+            theirs = {"wall_s": result["wall_s"], "cpu_s": result["cpu_s"],
+                      "peak_rss_bytes": result["peak_rss_bytes"], "disk_bytes": result["register_bytes"]}
+            report("zebra", count, theirs)
+        else:
+            print("zebra: zebraidx not found (apt-get install idzebra-2.0); no comparison")
+    if theirs:
+        print(f"ratio unishelf/zebra: records/s {theirs['wall_s'] / ours['wall_s']:.2f}x, "
+              f"size on disk {ours['disk_bytes'] / theirs['disk_bytes']:.2f}x, "
+              f"peak memory {ours['peak_rss_bytes'] / theirs['peak_rss_bytes']:.2f}x")
+    shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+def report(name: str, count: int, figures: dict):
+    print(f"{name:>8}: {count / figures['wall_s']:8,.0f} records/s  wall {figures['wall_s']:7.1f} s  "
+          f"cpu {figures['cpu_s']:7.1f} s  peak RSS {figures['peak_rss_bytes'] / 2**20:7.0f} MiB  "
+          f"disk {figures['disk_bytes'] / 2**20:7.0f} MiB")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
