@@ -128,6 +128,18 @@ def test_phrase_truncation_and_boolean_operators(loaded, marc21):
     assert count(loaded, "@attr 1=4 @attr 5=104 h#story") == history
 
 
+@pytest.mark.parametrize("index, spec, phrase", [
+    (21, SUBJECT, "united states"), (4, TITLE, "history of"), (4, TITLE, "of the"),
+    (1003, AUTHOR, "john f"), (21, SUBJECT, "history and criticism"), (4, TITLE, "history of the"),
+])
+def test_phrase_counts_match_the_records(loaded, marc21, index, spec, phrase):
+    words = phrase.split(" ")
+    pattern = re.compile(r"(?<![^\W_])" + r"[\W_]+".join(map(re.escape, words)) + r"(?![^\W_])")
+    expected = sum(1 for r in marc21 if any(pattern.search(oracle_fold(t)) for t in field_texts(r, spec)))
+    assert expected > 0
+    assert count(loaded, f'@attr 1={index} @attr 4=1 "{phrase}"', ["NORTH"]) == expected
+
+
 def test_date_relations_and_ranges_partition_the_records(loaded):
     total = count(loaded, "@attr 1=31 @attr 2=4 0")
     before = count(loaded, "@attr 1=31 @attr 2=1 2000")

@@ -42,6 +42,7 @@ class AccessPoint:
     kind: str
     sortable: bool
     whole_field: bool  # text: also index each field whole (phrase starts, exact match, scan)
+    word_pairs: bool   # text: also index adjacent word pairs, so phrases need no checking
     sources: dict  # syntax -> tuple[Source, ...]
 
 
@@ -67,7 +68,8 @@ class AccessPoints:
             sources = {syntax: tuple(_parse_source(s, f"{where}.{syntax}") for s in spec.get(syntax, []))
                        for syntax in ("marc21", "unimarc")}
             self.points[name] = AccessPoint(name, kind, bool(spec.get("sort")),
-                                            bool(spec.get("whole_field", True)), sources)
+                                            bool(spec.get("whole_field", True)),
+                                            bool(spec.get("word_pairs", False)), sources)
         self.material_types = material_types
         self.sortable = [p.name for p in self.points.values() if p.sortable]
 

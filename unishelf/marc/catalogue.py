@@ -126,11 +126,16 @@ class Catalogue:
                 for value in values:
                     if point.whole_field:
                         terms.add(term_key(name, "f", value))
-                    for token in value.split(" "):
+                    tokens = value.split(" ")
+                    for token in tokens:
                         if token[0] >= CJK_FIRST and normalize.is_cjk(token):
                             words.update(normalize.index_terms(token))
                         else:
                             words.add(token)
+                    if point.word_pairs and len(tokens) > 1:
+                        pair_prefix = term_key(name, "p", "").decode("utf-8")
+                        terms.update((pair_prefix + pair).encode("utf-8")[:MAX_KEY_BYTES]
+                                     for pair in normalize.word_pairs(tokens))
             else:
                 words.update(values)
             prefix = term_key(name, "w", "").decode("utf-8")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import sys
 import time
-from collections import Counter
+from collections import Counter, deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from itertools import groupby
@@ -100,7 +100,7 @@ class Loader:
         # spawn, not fork: the parent has the LMDB environment open, which a child must not inherit
         context = multiprocessing.get_context("spawn")
         with context.Pool(self.workers, _init_worker, (self.catalogue,)) as pool:
-            yield lambda chunks: pool.imap(_prepare_chunk, chunks)
+            yield lambda chunks: _bounded_map(pool, chunks, window=3 * self.workers)
 
     def _write(self, batch, library, report, started):
         """Write one batch in one transaction; return the holdings records still unresolved."""
@@ -162,6 +162,18 @@ def _chunks(raws, library, first_id: int):
             chunk = []
     if chunk:
         yield chunk, library, first_id
+
+
+def _bounded_map(pool, jobs, window: int):
+    """Like pool.imap, but with at most `window` chunks in flight: memory stays flat when the
+    workers are faster than the writer (Pool.imap reads ahead without limit)."""
+    in_flight: deque = deque()
+    for job in jobs:
+        in_flight.append(pool.apply_async(_prepare_chunk, (job,)))
+        if len(in_flight) >= window:
+            yield in_flight.popleft().get()
+    while in_flight:
+        yield in_flight.popleft().get()
 
 
 def _init_worker(catalogue: Catalogue):

@@ -69,6 +69,12 @@ def index_terms(token: str) -> list[str]:
     return terms
 
 
+def word_pairs(tokens: list[str]) -> list[str]:
+    """'a b' for each two adjacent tokens that are words (CJK runs have their own pairs)."""
+    return [f"{a} {b}" for a, b in zip(tokens, tokens[1:])
+            if not _IS_CJK.match(a) and not _IS_CJK.match(b)]
+
+
 def query_terms(token: str) -> list[str]:
     """The word-register terms whose intersection holds every record containing `token`.
 

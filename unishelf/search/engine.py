@@ -162,6 +162,12 @@ class _Evaluation:
             for token in tokens:
                 result |= self.token(term.index, token, term.truncation)
             return result
+        if term.structure in ("phrase", "word") and term.truncation == "none" and len(tokens) > 1:
+            pairs = self.pair_postings(term.index, tokens)
+            if pairs is not None:
+                if len(tokens) == 2 and not term.first_in_field:
+                    return pairs  # the pair index holds exactly the records with the phrase
+                return self.verify(pairs, term.index, normalize.phrase_pattern(tokens), term.first_in_field)
         last = len(tokens) - 1
         result = None
         for i, token in enumerate(tokens):
@@ -179,6 +185,19 @@ class _Evaluation:
                 tokens, left_open=term.truncation in ("left", "both"),
                 right_open=term.truncation in ("right", "both"))
             return self.verify(result, term.index, pattern, term.first_in_field)
+        return result
+
+    def pair_postings(self, index: str, tokens: list[str]) -> BitMap | None:
+        """Records holding every adjacent word pair of the phrase, where the index has pairs."""
+        pairs = normalize.word_pairs(tokens)
+        if not self.point(index).word_pairs or len(pairs) != len(tokens) - 1:
+            return None
+        result = None
+        for pair in pairs:
+            bitmap = self.reader.bitmap(term_key(index, "p", pair))
+            result = bitmap if result is None else result & bitmap
+            if not result:
+                break
         return result
 
     def token(self, index: str, token: str, truncation: str) -> BitMap:
