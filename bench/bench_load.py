@@ -32,6 +32,27 @@ def tree_bytes(path: Path) -> int:
     return sum(p.stat().st_blocks * 512 for p in path.rglob("*") if p.is_file())
 
 
+def anonymous_memory(pid: int) -> int:
+    """Private (anonymous) resident bytes of a process and its children, from /proc."""
+    total = 0
+    for task in [pid] + children(pid):
+        try:
+            for line in Path(f"/proc/{task}/status").read_text().splitlines():
+                if line.startswith("RssAnon:"):
+                    total += int(line.split()[1]) * 1024
+        except OSError:
+            continue
+    return total
+
+
+def children(pid: int) -> list[int]:
+    try:
+        direct = [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+    return direct + [grandchild for child in direct for grandchild in children(child)]
+
+
 def load_unishelf(records: Path, data_dir: Path) -> dict:
     """Run `unishelf load` in a fresh process group and measure it (and its workers) from outside."""
     command = [str(UNISHELF), "--data-dir", str(data_dir), "load", "--quiet", "--library", "LC",
@@ -39,7 +60,11 @@ def load_unishelf(records: Path, data_dir: Path) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    _, status, usage = os.wait4(process.pid, 0)
+    peak_anonymous = 0
+    while process.poll() is None:  # LMDB's mapped file counts in RSS; private memory is the cost
+        peak_anonymous = max(peak_anonymous, anonymous_memory(process.pid))
+        time.sleep(0.5)
+    status = process.returncode
     wall = time.perf_counter() - started
     output = process.stdout.read()
     process.stdout.close()
@@ -47,8 +72,10 @@ def load_unishelf(records: Path, data_dir: Path) -> dict:
         raise SystemExit(f"unishelf load failed:\n{output}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    # ru_maxrss of a waited child covers its own waited children too: the largest process
-    return {"wall_s": wall, "cpu_s": cpu, "peak_rss_bytes": usage.ru_maxrss * 1024, "disk_bytes": tree_bytes(data_dir / "store"),
+    stats = subprocess.run([str(UNISHELF), "--data-dir", str(data_dir), "stats"], capture_output=True,
+                           text=True).stdout.splitlines()[0]
+    return {"stats": stats, "wall_s": wall, "cpu_s": cpu, "peak_rss_bytes": after.ru_maxrss * 1024,
+            "peak_anonymous_bytes": peak_anonymous, "disk_bytes": tree_bytes(data_dir / "store"),
             "summary": output.strip().splitlines()[0]}
 
 
@@ -69,6 +96,7 @@ def main() -> int:
         shutil.rmtree(data_dir)
     ours = load_unishelf(records, data_dir)
     print(f"unishelf: {ours['summary']}")
+    print(f"unishelf: {ours['stats']}")
     report("unishelf", count, ours)
 
     theirs = None
@@ -89,9 +117,11 @@ def main() -> int:
 
 
 def report(name: str, count: int, figures: dict):
+    anonymous = figures.get("peak_anonymous_bytes")
+    private = f" (private {anonymous / 2**20:,.0f} MiB)" if anonymous else ""
     print(f"{name:>8}: {count / figures['wall_s']:8,.0f} records/s  wall {figures['wall_s']:7.1f} s  "
-          f"cpu {figures['cpu_s']:7.1f} s  peak RSS {figures['peak_rss_bytes'] / 2**20:7.0f} MiB  "
-          f"disk {figures['disk_bytes'] / 2**20:7.0f} MiB")
+          f"cpu {figures['cpu_s']:7.1f} s  peak RSS {figures['peak_rss_bytes'] / 2**20:7,.0f} MiB{private}  "
+          f"disk {figures['disk_bytes'] / 2**20:7,.0f} MiB")
 
 
 if __name__ == "__main__":

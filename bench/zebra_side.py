@@ -37,6 +37,9 @@ import xml.etree.ElementTree as ET
 from http.client import HTTPConnection
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import lc_corpus  # noqa: E402
+
 CONF_DIR = Path(__file__).resolve().parent / "zebra"
 CONF_FILES = ("zebra.cfg", "marc21bench.abs", "cql2pqf.properties", "yazgfs.xml")
 # Sub-directories named in zebra.cfg (register, keyTmpDir/setTmpDir, lockDir).
@@ -53,15 +56,6 @@ class ZebraError(RuntimeError):
 def available() -> bool:
     """True if Zebra is installed, so benchmarks can skip rather than fail."""
     return shutil.which("zebraidx") is not None and shutil.which("zebrasrv") is not None
-
-
-def count_records(path: str | os.PathLike) -> int:
-    """ISO 2709 records in a file (0x1D terminators), for records/s."""
-    total = 0
-    with open(path, "rb") as f:
-        while chunk := f.read(8 << 20):
-            total += chunk.count(b"\x1d")
-    return total
 
 
 def prepare_workdir(workdir: str | os.PathLike) -> Path:
@@ -132,7 +126,7 @@ def index(records_file: str | os.PathLike, workdir: str | os.PathLike,
     so a benchmark never compares against a partial index.
     """
     records_file = Path(records_file).resolve()
-    n = count_records(records_file) if n_records is None else n_records
+    n = lc_corpus.count_records(records_file) if n_records is None else n_records
     w = prepare_workdir(workdir)
     init_wall, _ = _run_measured(
         ["zebraidx", "-c", "zebra.cfg", "-l", "zebraidx-init.log", "init"], w)

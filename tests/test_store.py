@@ -160,13 +160,14 @@ while True:
 """
 
 
-def test_worker_processes_index_exactly_like_the_single_process_loader(tmp_path):
+def test_worker_processes_index_exactly_like_the_single_process_loader(tmp_path, monkeypatch):
     """Chunks indexed in workers, with merges and rejects among them, give the same postings."""
     from unishelf.marc.loader import Loader
     files = [(DATA / "marc21-utf8-sample.mrc", "NORTH"), (DATA / "edge-cases" / "bad_records.mrc", "NORTH"),
              (DATA / "marc21-utf8-sample.mrc", "SOUTH"), (DATA / "cjk-sample.mrc", "SOUTH"),
              (DATA / "holdings-sample.mrc", None)]
     postings = []
+    monkeypatch.setattr("unishelf.marc.loader.PARALLEL_FROM", 0)
     for workers in (0, 2):
         catalog = make_catalog(tmp_path / f"w{workers}")
         loader = Loader(catalog.store, catalog.catalogue, batch_size=120, workers=workers)

@@ -158,7 +158,8 @@ def cmd_export(config, args) -> int:
 def cmd_stats(config, args) -> int:
     catalog = open_catalog(config, readonly=True)
     try:
-        print(f"store: {config.store_path}")
+        file_bytes, used_bytes = catalog.store.size()
+        print(f"store: {config.store_path} ({file_bytes / 2**20:,.0f} MiB, {used_bytes / 2**20:,.0f} MiB in use)")
         for name in catalog.engine.databases:
             print(f"database {name:<16} {catalog.engine.count(name):>9,} records")
         with catalog.store.reading() as reader:

@@ -72,6 +72,7 @@ class AccessPoints:
                                             bool(spec.get("word_pairs", False)), sources)
         self.material_types = material_types
         self.sortable = [p.name for p in self.points.values() if p.sortable]
+        self._plans = {syntax: self._plan(syntax) for syntax in ("marc21", "unimarc")}
 
     @classmethod
     def from_file(cls, path: str | Path) -> "AccessPoints":
@@ -86,46 +87,61 @@ class AccessPoints:
         return self.points[name]
 
     def extract(self, record: MarcRecord, syntax: str, libraries: list[str]) -> dict[str, list[str]]:
-        """The record's index entry: access point -> distinct normalised values, in order."""
-        by_tag: dict[str, list] = {}
-        for f in record.fields:
-            by_tag.setdefault(f.linked_tag, []).append(f)
-        entry = {}
-        for point in self.points.values():
-            values: list[str] = []
-            for source in point.sources.get(syntax, ()):
-                for raw in self._source_values(source, record, by_tag, syntax, libraries):
-                    values.extend(normalise(point.kind, raw))
-            if point.kind == "year":
-                values = values[:1]  # a record has one date of publication: the first source given
-            if values:
-                entry[point.name] = list(dict.fromkeys(v for v in values if v))
-        return entry
+        """The record's index entry: access point -> distinct normalised values, in order.
 
-    def _source_values(self, source: Source, record: MarcRecord, by_tag, syntax, libraries):
-        if source.special == "@holdings":
+        One pass over the fields with a per-tag plan (see `_plan`), rather than a search of the
+        record per source: records have ~30 fields and the access points ~140 sources.
+        """
+        by_tag, specials = self._plans[syntax]
+        found: dict[str, list[str]] = {}
+        years: dict[str, list[tuple[int, str]]] = {}
+        for f in record.fields:
+            for name, kind, source, rank in by_tag.get(f.linked_tag, ()):
+                if source.condition and f.get(source.condition[0]) != source.condition[1]:
+                    continue
+                if f.value is not None:
+                    text = f.value
+                elif source.start is not None:
+                    text = f.subfields[0][1] if f.subfields else ""
+                else:
+                    text = f.text(source.codes or None)
+                if source.start is not None:
+                    text = text[source.start:source.end]
+                if not text:
+                    continue
+                if kind == "year":
+                    years.setdefault(name, []).extend((rank, year) for year in normalise(kind, text))
+                else:
+                    found.setdefault(name, []).extend(normalise(kind, text))
+        for name, kind, special in specials:
+            for text in self._special_values(special, record, syntax, libraries):
+                found.setdefault(name, []).extend(normalise(kind, text))
+        for name, ranked in years.items():
+            if ranked:  # the year from the first source giving one
+                found[name] = [min(ranked, key=lambda pair: pair[0])[1]]
+        return {point: list(dict.fromkeys(v for v in found[point] if v))
+                for point in self.points if found.get(point)}
+
+    def _plan(self, syntax: str):
+        """tag -> [(access point, kind, source, rank of the source)], and the special sources."""
+        by_tag: dict[str, list] = {}
+        specials = []
+        for point in self.points.values():
+            for rank, source in enumerate(point.sources.get(syntax, ())):
+                if source.special:
+                    specials.append((point.name, point.kind, source.special))
+                else:
+                    by_tag.setdefault(source.tag, []).append((point.name, point.kind, source, rank))
+        return by_tag, specials
+
+    def _special_values(self, special: str, record: MarcRecord, syntax: str, libraries):
+        if special == "@holdings":
             return libraries
-        if source.special == "@leader-type":
+        if special == "@leader-type":
             return [self.material_type(record.leader, syntax)]
-        if source.special == "@oclc":
+        if special == "@oclc":
             return oclc_numbers(record)
-        if source.special == "@all":
-            return [f.text() for f in record.fields if f.value is None]
-        values = []
-        for f in by_tag.get(source.tag, ()):
-            if source.condition and f.get(source.condition[0]) != source.condition[1]:
-                continue
-            if f.value is not None:
-                text = f.value
-            elif source.start is not None:
-                text = f.subfields[0][1] if f.subfields else ""
-            else:
-                text = f.text(source.codes or None)
-            if source.start is not None:
-                text = text[source.start:source.end]
-            if text:
-                values.append(text)
-        return values
+        return [f.text() for f in record.fields if f.value is None]  # @all
 
     def material_type(self, leader: str, syntax: str) -> str:
         types = self.material_types.get(syntax, {}).get(leader[6:7], {})

@@ -63,7 +63,8 @@ class Loader:
         batch: list[tuple[str, list, dict]] = []   # (file, prepared chunk, chunk postings)
         batch_records = 0
         deferred: list[tuple[str, ReadRecord]] = []
-        with self._preparer() as prepare:
+        total = sum(count_records(path, fmt) for path in paths)
+        with self._preparer(parallel=total >= PARALLEL_FROM) as prepare:
             for path in paths:
                 with self.store.writing() as writer:
                     first_id = writer.reserve_ids(count_records(path, fmt))
@@ -84,16 +85,17 @@ class Loader:
         retry = [(path, [item for _, item in group], {}) for path, group in groupby(deferred, key=lambda d: d[0])]
         unresolved = self._write(retry, library, report, started)
         for path, item in unresolved:
-            self._reject(report, path, item.position,
-                         f"holdings record for 004 {item.record.control('004')!r}, not in the catalogue",
-                         item.raw)
+            link = (item.record.control("004") or "").strip()
+            reason = (f"holdings record for 004 {link!r}, which is not in the catalogue" if link
+                      else "holdings record without a 004 naming its bibliographic record")
+            self._reject(report, path, item.position, reason, item.raw)
         report.seconds = time.perf_counter() - started
         return report
 
     @contextmanager
-    def _preparer(self):
+    def _preparer(self, parallel: bool):
         """A function from chunks of raw records to prepared chunks (see `_prepare_chunk`), in order."""
-        if self.workers <= 0:
+        if self.workers <= 0 or not parallel:
             _init_worker(self.catalogue)
             yield lambda chunks: map(_prepare_chunk, chunks)
             return
@@ -148,6 +150,7 @@ class Loader:
 
 
 CHUNK_RECORDS = 500
+PARALLEL_FROM = 5000  # records; below this, starting worker processes costs more than it saves
 _worker_catalogue: Catalogue | None = None
 
 

@@ -97,6 +97,14 @@ class Store:
     def close(self):
         self.env.close()
 
+    def size(self) -> tuple[int, int]:
+        """(bytes of the data file, bytes of pages in use): LMDB keeps freed pages for reuse."""
+        page = self.env.stat()["psize"]
+        with self.env.begin() as txn:
+            used = sum(stats["branch_pages"] + stats["leaf_pages"] + stats["overflow_pages"]
+                       for stats in [txn.stat(db) for db in self.db.values()] + [self.env.stat()])
+        return (self.path / "data.mdb").stat().st_size, used * page
+
     @contextmanager
     def reading(self):
         """A short read transaction: a consistent snapshot that never blocks the writer."""
