@@ -76,6 +76,15 @@ def test_subject_word_counts_match_the_records(loaded, marc21, word):
     assert count(loaded, f"@attr 1=21 {word}", ["NORTH"]) == expected
 
 
+@pytest.mark.parametrize("word", ["history", "bibliographical", "index", "university", "press", "ill", "dlc"])
+def test_any_word_counts_match_every_letter_subfield_of_the_records(loaded, marc21, word):
+    pattern = re.compile(rf"(?<![^\W_]){re.escape(word)}(?![^\W_])")
+    expected = sum(1 for r in marc21 if any(pattern.search(oracle_fold(sf.value)) for f in r.get_fields()
+                                            if not f.is_control_field() for sf in f.subfields if sf.code.isalpha()))
+    assert expected > 0
+    assert count(loaded, f"@attr 1=1016 {word}", ["NORTH"]) == expected
+
+
 def test_every_isbn_finds_its_record_as_isbn10_and_isbn13(loaded, marc21):
     checked = 0
     for record in marc21:

@@ -44,6 +44,7 @@ class AccessPoint:
     whole_field: bool  # text: also index each field whole (phrase starts, exact match, scan)
     word_pairs: bool   # text: also index adjacent word pairs, so phrases need no checking
     sources: dict  # syntax -> tuple[Source, ...]
+    also: tuple[str, ...] = ()  # access points searched together with this one (see "any")
 
 
 def _parse_source(text: str, where: str) -> Source:
@@ -69,10 +70,17 @@ class AccessPoints:
                        for syntax in ("marc21", "unimarc")}
             self.points[name] = AccessPoint(name, kind, bool(spec.get("sort")),
                                             bool(spec.get("whole_field", True)),
-                                            bool(spec.get("word_pairs", False)), sources)
+                                            bool(spec.get("word_pairs", False)), sources,
+                                            tuple(spec.get("also", ())))
+        for point in self.points.values():
+            for member in point.also:
+                if member not in definitions or definitions[member].get("kind") != "text":
+                    raise IndexConfigError(f"access_points.{point.name}.also: {member!r} is not a text access point")
         self.material_types = material_types
         self.sortable = [p.name for p in self.points.values() if p.sortable]
         self._plans = {syntax: self._plan(syntax) for syntax in ("marc21", "unimarc")}
+        self._covered = {(point.name, syntax): self._coverage(point, syntax)
+                         for point in self.points.values() for syntax in ("marc21", "unimarc")}
 
     @classmethod
     def from_file(cls, path: str | Path) -> "AccessPoints":
@@ -114,7 +122,7 @@ class AccessPoints:
                 else:
                     found.setdefault(name, []).extend(normalise(kind, text))
         for name, kind, special in specials:
-            for text in self._special_values(special, record, syntax, libraries):
+            for text in self._special_values(special, record, syntax, libraries, name):
                 found.setdefault(name, []).extend(normalise(kind, text))
         for name, ranked in years.items():
             if ranked:  # the year from the first source giving one
@@ -134,14 +142,38 @@ class AccessPoints:
                     by_tag.setdefault(source.tag, []).append((point.name, point.kind, source, rank))
         return by_tag, specials
 
-    def _special_values(self, special: str, record: MarcRecord, syntax: str, libraries):
+    def _special_values(self, special: str, record: MarcRecord, syntax: str, libraries, point: str):
         if special == "@holdings":
             return libraries
         if special == "@leader-type":
             return [self.material_type(record.leader, syntax)]
         if special == "@oclc":
             return oclc_numbers(record)
-        return [f.text() for f in record.fields if f.value is None]  # @all
+        covered = self._covered[(point, syntax)]  # @rest
+        values = []
+        for f in record.fields:
+            if f.value is not None:
+                continue
+            codes = covered.get(f.linked_tag, "")
+            if codes is None:
+                continue
+            text = " ".join(v for c, v in f.subfields if c.isalpha() and c not in codes)
+            if text:
+                values.append(text)
+        return values
+
+    def _coverage(self, point: AccessPoint, syntax: str) -> dict[str, str | None]:
+        """tag -> subfield codes the point's `also` access points index (None: the whole field)."""
+        covered: dict[str, str | None] = {}
+        for member in point.also:
+            for source in self.points[member].sources.get(syntax, ()):
+                if source.special or source.condition:
+                    continue
+                if not source.codes or source.start is not None:
+                    covered[source.tag] = None
+                elif covered.get(source.tag, "") is not None:
+                    covered[source.tag] = covered.get(source.tag, "") + source.codes
+        return covered
 
     def material_type(self, leader: str, syntax: str) -> str:
         types = self.material_types.get(syntax, {}).get(leader[6:7], {})

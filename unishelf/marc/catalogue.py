@@ -245,4 +245,4 @@ class Catalogue:
 
     @staticmethod
     def parse_stored(stored: StoredRecord) -> MarcRecord:
-        return parse_iso2709(stored.raw, lambda raw: raw.decode("utf-8", "replace"))
+        return parse_iso2709(stored.raw)

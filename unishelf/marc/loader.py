@@ -149,7 +149,7 @@ class Loader:
                 handle.write(raw if raw.endswith(b"\x1d") else raw + b"\x1d")
 
 
-CHUNK_RECORDS = 500
+CHUNK_RECORDS = 1000
 PARALLEL_FROM = 5000  # records; below this, starting worker processes costs more than it saves
 _worker_catalogue: Catalogue | None = None
 

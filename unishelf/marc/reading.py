@@ -128,7 +128,7 @@ def _decode_iso2709(chunk: bytes, syntax: str, position: str) -> ReadRecord:
         valid_utf8 = True
     except UnicodeDecodeError:
         valid_utf8 = False
-    record = parse_iso2709(chunk, _decode_utf8)
+    record = parse_iso2709(chunk)
     if syntax == "unimarc":
         if not valid_utf8:
             charset = _unimarc_charset(record)
@@ -149,10 +149,6 @@ def _decode_iso2709(chunk: bytes, syntax: str, position: str) -> ReadRecord:
     return ReadRecord(position, record, raw, syntax, hashlib.sha1(chunk).hexdigest(), warnings)
 
 
-def _decode_utf8(raw: bytes) -> str:
-    return raw.decode("utf-8", "replace")
-
-
 def _decode_marc8(raw: bytes) -> str:
     # A fresh converter per field: MARC-8 escape state does not carry across fields.
     return MARC8ToUnicode(quiet=True).translate(raw)
@@ -169,7 +165,7 @@ def _guess_file_syntax(chunks) -> str:
     votes = {"marc21": 0, "unimarc": 0}
     for chunk in chunks:
         try:
-            votes[_guess_syntax(parse_iso2709(chunk, _decode_utf8))] += 1
+            votes[_guess_syntax(parse_iso2709(chunk))] += 1
         except RecordError:
             continue
     return "unimarc" if votes["unimarc"] > votes["marc21"] else "marc21"

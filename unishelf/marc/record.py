@@ -91,8 +91,8 @@ def split_records(data: bytes):
             offset += 1
 
 
-def parse_iso2709(chunk: bytes, decode) -> MarcRecord:
-    """Parse one record. `decode` turns a field's bytes into text (UTF-8, MARC-8, ...).
+def parse_iso2709(chunk: bytes, decode=None) -> MarcRecord:
+    """Parse one record. `decode` turns a subfield's bytes into text (MARC-8, ...); None: UTF-8.
 
     The directory is trusted for tags and offsets, but a field's length is taken up to its field
     terminator, so records whose leader or directory lengths are slightly off still read right
@@ -132,13 +132,18 @@ def parse_iso2709(chunk: bytes, decode) -> MarcRecord:
             data_end = len(chunk) - 1
         raw = chunk[data_start:data_end]
         if tag < "010" and tag.isdigit():
-            fields.append(Field(tag, value=decode(raw)))
+            fields.append(Field(tag, value=decode(raw) if decode else raw.decode("utf-8", "replace")))
             continue
-        parts = raw.split(b"\x1f")
-        indicators = parts[0].decode("ascii", "replace")
+        if decode is None:  # UTF-8: one decode per field (subfield codes are ASCII, never split)
+            parts = raw.decode("utf-8", "replace").split(SUBFIELD_DELIMITER)
+            subfields = [(p[:1], p[1:]) for p in parts[1:] if p]
+            indicators = parts[0]
+        else:
+            parts = raw.split(b"\x1f")
+            subfields = [(p[:1].decode("ascii", "replace"), decode(p[1:])) for p in parts[1:] if p]
+            indicators = parts[0].decode("ascii", "replace")
         if len(indicators) != 2:
             indicators = (indicators + "  ")[:2]
-        subfields = [(p[:1].decode("ascii", "replace"), decode(p[1:])) for p in parts[1:] if p]
         fields.append(Field(tag, indicators=indicators, subfields=subfields))
     return MarcRecord(leader, fields)
 

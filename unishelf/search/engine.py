@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pyroaring import BitMap
 
@@ -142,6 +142,14 @@ class _Evaluation:
                 Term(term.index, term.text, "=", term.structure, term.truncation))
         if point.kind != "text":
             return self.code_term(point, term)
+        if point.also and term.structure != "field":
+            result = self.text_term(point, term)
+            for member in point.also:
+                result |= self.text_term(self.point(member), replace(term, index=member))
+            return result
+        return self.text_term(point, term)
+
+    def text_term(self, point, term: Term) -> BitMap:
         if term.structure == "field":
             if not point.whole_field:
                 raise QueryError("unsupported-structure", f"{term.index} is not indexed by whole field",
