@@ -67,6 +67,10 @@ def query_mix(records: Path, seed: int = 20261123) -> list[tuple[str, str]]:
             for t, s in zip(pick(titles), pick(subjects))]
     mix += [("title phrase", f'@attr 1=4 @attr 4=1 "{p}"') for p in pick(phrases)]
     mix += [("title truncated", f"@attr 1=4 @attr 5=1 {w[:4]}") for w in pick(titles)]
+    mix += [("any word", f"@attr 1=1016 {w}") for w in pick(titles + subjects)]
+    mix += [("author phrase", f'@attr 1=1003 @attr 4=1 "{a} {b}"') for a, b in zip(pick(authors), pick(titles))]
+    mix += [("any phrase", f'@attr 1=1016 @attr 4=1 "{p}"') for p in pick(phrases)]
+    mix += [("ranked any", f'@attr 2=102 @attr 1=1016 "{p}"') for p in pick(phrases)]
     return mix
 
 

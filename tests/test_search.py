@@ -193,6 +193,11 @@ def test_relevance_ranking_puts_records_with_more_matches_first(loaded):
     result = loaded.engine.search(tree)
     scores = [result.scores[r] for r in result.ids(0, len(result))]
     assert len(result) > 3 and scores == sorted(scores, reverse=True)
+    every_word = count(loaded, "@and @attr 1=1016 united @and @attr 1=1016 states @attr 1=1016 history")
+    assert 0 < every_word < len(result)
+    top = set(result.ids(0, every_word))
+    assert top == set(loaded.engine.search(loaded.bib1.to_tree(parse_pqf(
+        "@and @attr 1=1016 united @and @attr 1=1016 states @attr 1=1016 history"))).ids())
 
 
 def test_sort_by_title_and_date(loaded):

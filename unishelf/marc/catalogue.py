@@ -15,10 +15,11 @@ from . import normalize
 from .access_points import AccessPoints, isbn13, normalise_lccn, oclc_numbers, sort_title
 from .reading import ReadRecord
 from .record import MarcRecord, parse_iso2709
-from .store import ALL_KEY, MAX_KEY_BYTES, StoredRecord, Writer, kind_key, term_key
+from .store import ALL_KEY, StoredRecord, Writer, kind_key, term_key
 
 MATCH_RULES = ("control", "oclc", "lccn", "isbn", "issn")
 CJK_FIRST = "\u3040"  # no CJK character sorts before this: a cheap test before the regex
+SHORT_TERM = 100      # characters: a word this short always fits an LMDB key with its prefix
 
 
 @dataclass
@@ -70,6 +71,7 @@ class Catalogue:
         self.points = points
         self.match_rules = tuple(match_rules)
         self.holdings_fields = {m.tag: m for m in (holdings_fields or [HoldingsFieldMap("852")])}
+        self._word_prefixes = {name: term_key(name, "w", "").decode("utf-8") for name in points.points}
 
     # -- reading a record's facts -------------------------------------------------------------
     def match_keys(self, record: MarcRecord, syntax: str, library: str | None) -> list[tuple[str, str]]:
@@ -120,9 +122,11 @@ class Catalogue:
         """The postings keys of an index entry (see `store.term_key`)."""
         terms = {ALL_KEY, kind_key(kind)}
         for name, values in entry.items():
-            words = set()
             point = self.points[name]
-            if point.kind == "text":
+            if point.kind != "text":
+                words = set(values)
+            else:
+                words = set()
                 for value in values:
                     if point.whole_field:
                         terms.add(term_key(name, "f", value))
@@ -133,13 +137,13 @@ class Catalogue:
                         else:
                             words.add(token)
                     if point.word_pairs and len(tokens) > 1:
-                        pair_prefix = term_key(name, "p", "").decode("utf-8")
-                        terms.update((pair_prefix + pair).encode("utf-8")[:MAX_KEY_BYTES]
-                                     for pair in normalize.word_pairs(tokens))
-            else:
-                words.update(values)
-            prefix = term_key(name, "w", "").decode("utf-8")
-            terms.update((prefix + word).encode("utf-8")[:MAX_KEY_BYTES] for word in words)
+                        terms.update(term_key(name, "p", pair) for pair in normalize.word_pairs(tokens))
+            long_words = {w for w in words if len(w) > SHORT_TERM}
+            if long_words:  # the rare word that may need cutting to LMDB's key size
+                words -= long_words
+                terms.update(term_key(name, "w", w) for w in long_words)
+            prefix = self._word_prefixes[name]
+            terms.update(map(str.encode, [prefix + w for w in words]))
         return terms
 
     def prepare(self, item: ReadRecord, library: str | None) -> Prepared:

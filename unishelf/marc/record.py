@@ -43,7 +43,9 @@ class Field:
         """Subfield values (of `codes` only, when given) joined by spaces."""
         if self.value is not None:
             return self.value
-        return " ".join(v for c, v in self.subfields if codes is None or c in codes)
+        if codes is None:
+            return " ".join([v for _, v in self.subfields])
+        return " ".join([v for c, v in self.subfields if c in codes])
 
     @property
     def linked_tag(self) -> str:

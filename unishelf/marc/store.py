@@ -55,6 +55,10 @@ def term_key(point: str, register: str, term: str) -> bytes:
     return key
 
 
+def match_key(key: str) -> bytes:
+    return key.encode("utf-8")[:MAX_KEY_BYTES]
+
+
 def kind_key(kind: str) -> bytes:
     return (KIND_PREFIX + kind).encode("utf-8")
 
@@ -173,7 +177,7 @@ class Reader:
 
     def match(self, key: str) -> list[int]:
         cursor = self.txn.cursor(db=self.db["matchkeys"])
-        if not cursor.set_key(key.encode("utf-8")):
+        if not cursor.set_key(match_key(key)):
             return []
         return [_ID.unpack(v)[0] for v in cursor.iternext_dup()]
 
@@ -239,11 +243,10 @@ class Writer(Reader):
         self.txn.delete(record_key(record_id), db=self.db["sortkeys"])
 
     def add_match_key(self, key: str, record_id: int):
-        self.txn.put(key.encode("utf-8")[:MAX_KEY_BYTES], record_key(record_id), db=self.db["matchkeys"],
-                     dupdata=True)
+        self.txn.put(match_key(key), record_key(record_id), db=self.db["matchkeys"], dupdata=True)
 
     def remove_match_key(self, key: str, record_id: int):
-        self.txn.delete(key.encode("utf-8")[:MAX_KEY_BYTES], record_key(record_id), db=self.db["matchkeys"])
+        self.txn.delete(match_key(key), record_key(record_id), db=self.db["matchkeys"])
 
     def set_holdings(self, record_id: int, library: str, items: list[dict]):
         key = record_key(record_id) + library.encode("utf-8")

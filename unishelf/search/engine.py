@@ -19,6 +19,7 @@ from unishelf.marc.store import ALL_KEY, Reader, Store, kind_key, term_key
 
 from .tree import And, Node, Not, Or, Prox, QueryError, Range, ResultSetRef, Term
 
+MAX_RANKED_WORDS = 12  # the rarest query words that rank; more add little and cost 2^n groups at worst
 _MASKED_TOKEN = re.compile(f"[{normalize.CJK_CHARS}]+|[^\\W_{normalize.CJK_CHARS}*?]*[*?][^\\W_*?]*[*?]*|"
                            f"[^\\W_{normalize.CJK_CHARS}]+")
 
@@ -61,9 +62,7 @@ class Engine:
             scope = evaluation.databases(databases)
             bitmap = evaluation.evaluate(node) & scope
             if evaluation.ranked_tokens:
-                scores = evaluation.scores(bitmap)
-                order = sorted(bitmap, key=lambda r: (-scores[r], r))
-                return ResultSet(bitmap, order, scores)
+                return evaluation.ranked(bitmap)
             return ResultSet(bitmap)
 
     def scope(self, database: str) -> BitMap:
@@ -142,6 +141,8 @@ class _Evaluation:
                 Term(term.index, term.text, "=", term.structure, term.truncation))
         if point.kind != "text":
             return self.code_term(point, term)
+        if (term.structure == "any-words" or term.ranked) and term.structure != "field":
+            self.ranked_tokens += [(term.index, t) for t in normalize.fold_tokens(term.text)]
         if point.also and term.structure != "field":
             result = self.text_term(point, term)
             for member in point.also:
@@ -163,8 +164,6 @@ class _Evaluation:
             if len(tokens) != 1:
                 raise QueryError("unsupported-relation", "ordering relations take one word", term.relation)
             return self.compare(term.index, "w", tokens[0], term.relation)
-        if term.structure == "any-words" or term.ranked:
-            self.ranked_tokens += [(term.index, t) for t in tokens]
         if term.structure == "any-words":
             result = BitMap()
             for token in tokens:
@@ -313,24 +312,46 @@ class _Evaluation:
         return candidates - matches if node.exclusion else matches
 
     # -- ranking ----------------------------------------------------------------------------------
-    def scores(self, bitmap: BitMap) -> dict[int, float]:
-        """TF-IDF over the ranked query words, from the records' index entries."""
+    def ranked(self, bitmap: BitMap) -> ResultSet:
+        """Order by the summed IDF of the query words a record holds (coordination-level ranking).
+
+        Records holding the same subset of the words score the same, so the ranking is a few
+        bitmap operations per subset instead of work per record: a 30,000-hit query ranks in
+        milliseconds. Ties keep record id order.
+        """
         total = len(self.reader.bitmap(ALL_KEY)) or 1
-        weights = {}
-        for index, token in self.ranked_tokens:
-            df = len(self.reader.bitmap(term_key(index, "w", token))) or 1
-            weights[(index, token)] = math.log(1 + total / df)
-        scores = {}
-        for record_id in bitmap:
-            entry = self.reader.entry(record_id)
-            score = 0.0
-            for (index, token), weight in weights.items():
-                words = " ".join(entry.get(index, ())).split(" ")
-                tf = words.count(token)
-                if tf:
-                    score += weight * (1 + math.log(tf)) / math.sqrt(len(words))
-            scores[record_id] = score
-        return scores
+        weighted = []
+        for index, token in dict.fromkeys(self.ranked_tokens):
+            postings = self.token_postings(index, token) & bitmap
+            if postings:
+                df = len(postings)
+                weighted.append((math.log(1 + total / df), postings))
+        weighted.sort(key=lambda pair: -pair[0])
+        weighted = weighted[:MAX_RANKED_WORDS]
+        groups = {0.0: BitMap(bitmap)}
+        for weight, postings in weighted:
+            regrouped: dict[float, BitMap] = {}
+            for score, members in groups.items():
+                inside = members & postings
+                outside = members - postings
+                if inside:
+                    regrouped.setdefault(score + weight, BitMap()).update(inside)
+                if outside:
+                    regrouped.setdefault(score, BitMap()).update(outside)
+            groups = regrouped
+        order: list[int] = []
+        scores: dict[int, float] = {}
+        for score in sorted(groups, reverse=True):
+            order.extend(groups[score])
+            scores.update(dict.fromkeys(groups[score], score))
+        return ResultSet(bitmap, order, scores)
+
+    def token_postings(self, index: str, token: str) -> BitMap:
+        """Records with the word in the access point or, for a union like 'any', in its members."""
+        result = self.token(index, token, "none")
+        for member in self.point(index).also:
+            result = result | self.token(member, token, "none")
+        return result
 
 
 def _token_truncation(truncation: str, first: bool, last: bool) -> str:
