@@ -191,7 +191,7 @@ def test_marc8_records_are_searchable_in_unicode(loaded):
 def test_relevance_ranking_puts_records_with_more_matches_first(loaded):
     tree = loaded.bib1.to_tree(parse_pqf('@attr 2=102 @attr 1=1016 "united states history"'))
     result = loaded.engine.search(tree)
-    scores = [result.scores[r] for r in result.ids(0, len(result))]
+    scores = [result.score(r) for r in result.ids(0, len(result))]
     assert len(result) > 3 and scores == sorted(scores, reverse=True)
     every_word = count(loaded, "@and @attr 1=1016 united @and @attr 1=1016 states @attr 1=1016 history")
     assert 0 < every_word < len(result)

@@ -36,8 +36,8 @@ class Database:
 @dataclass
 class ResultSet:
     bitmap: BitMap
-    order: list[int] | None = None      # explicit order (sorted or ranked); else by record id
-    scores: dict[int, float] = field(default_factory=dict)
+    order: list[int] | None = None      # explicit order (sorted); else ranked groups or record id
+    groups: list[tuple[float, BitMap]] = field(default_factory=list)  # ranked: best score first
 
     def __len__(self) -> int:
         return len(self.bitmap)
@@ -47,7 +47,20 @@ class ResultSet:
         stop = len(self) if count is None else min(len(self), start + count)
         if self.order is not None:
             return self.order[start:stop]
+        if self.groups:
+            ids: list[int] = []
+            offset = 0
+            for _, members in self.groups:  # ties within a group stay in record id order
+                size = len(members)
+                if offset + size > start and offset < stop:
+                    ids.extend(members[i] for i in range(max(start - offset, 0), min(stop - offset, size)))
+                offset += size
+            return ids
         return [self.bitmap[i] for i in range(start, stop)]
+
+    def score(self, record_id: int) -> float:
+        """The relevance score of a record of a ranked result (0 where not ranked)."""
+        return next((score for score, members in self.groups if record_id in members), 0.0)
 
 
 class Engine:
@@ -86,7 +99,7 @@ class Engine:
         for position, (_, ascending) in reversed(list(zip(positions, keys))):
             order.sort(key=lambda r: rows[r][position] if len(rows[r]) > position else "",
                        reverse=not ascending)
-        return ResultSet(result.bitmap, order, result.scores)
+        return ResultSet(result.bitmap, order, result.groups)
 
 
 class _Evaluation:
@@ -339,12 +352,7 @@ class _Evaluation:
                 if outside:
                     regrouped.setdefault(score, BitMap()).update(outside)
             groups = regrouped
-        order: list[int] = []
-        scores: dict[int, float] = {}
-        for score in sorted(groups, reverse=True):
-            order.extend(groups[score])
-            scores.update(dict.fromkeys(groups[score], score))
-        return ResultSet(bitmap, order, scores)
+        return ResultSet(bitmap, groups=[(score, groups[score]) for score in sorted(groups, reverse=True)])
 
     def token_postings(self, index: str, token: str) -> BitMap:
         """Records with the word in the access point or, for a union like 'any', in its members."""
