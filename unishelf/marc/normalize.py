@@ -42,11 +42,6 @@ def fold(text: str) -> str:
     return text
 
 
-def tokens(text: str) -> list[str]:
-    """The tokens of already folded text, in order."""
-    return _TOKEN.findall(text)
-
-
 def fold_tokens(text: str) -> list[str]:
     return _TOKEN.findall(fold(text))
 

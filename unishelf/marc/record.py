@@ -26,10 +26,6 @@ class Field:
     indicators: str = "  "
     subfields: list[tuple[str, str]] = field(default_factory=list)
 
-    @property
-    def is_control(self) -> bool:
-        return self.value is not None
-
     def get(self, code: str) -> str | None:
         for sub_code, sub_value in self.subfields:
             if sub_code == code:
