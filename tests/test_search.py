@@ -157,6 +157,13 @@ def test_date_relations_and_ranges_partition_the_records(loaded):
     assert equal > 0 and before + equal + after == total
 
 
+def test_ranges_are_inclusive_on_both_ends(loaded):
+    from unishelf.search.tree import Range
+    in_range = len(loaded.engine.search(Range("date", "1995", "2000")))
+    assert in_range == count(loaded, "@and @attr 1=31 @attr 2=4 1995 @attr 1=31 @attr 2=2 2000") > 0
+    assert len(loaded.engine.search(Range("date", "2000", "2000"))) == count(loaded, "@attr 1=31 2000")
+
+
 def test_whole_field_search_and_first_in_field(loaded):
     some = loaded.engine.search(loaded.bib1.to_tree(parse_pqf("@attr 1=21 united")))
     with loaded.store.reading() as reader:
