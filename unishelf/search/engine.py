@@ -7,6 +7,7 @@ index entry. Truncation and relations walk the sorted term keys of LMDB.
 """
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from dataclasses import dataclass, field, replace
@@ -77,6 +78,40 @@ class Engine:
             if evaluation.ranked_tokens:
                 return evaluation.ranked(bitmap)
             return ResultSet(bitmap)
+
+    def scan(self, index: str, start: str, databases=("unicat",), count: int = 20, position: int = 1,
+             whole_field: bool = False) -> list[tuple[str, int]]:
+        """Index terms around `start`, each with the number of records it occurs in.
+
+        `position` (1-based) is where the first term at or after `start` stands in the list, so
+        position 1 lists forwards and a larger one shows terms before it too, as Z39.50 Scan's
+        preferredPositionInResponse asks. Words by default; whole fields (headings) on request.
+        Terms that occur in no record of the databases are left out.
+        """
+        with self.store.reading() as reader:
+            evaluation = _Evaluation(self, reader, {})
+            point = evaluation.point(index)
+            scope = evaluation.databases(databases)
+            if point.kind == "text":
+                if whole_field and not point.whole_field:
+                    raise QueryError("unsupported-structure", f"{index} is not indexed by whole field", index)
+                register = "f" if whole_field else "w"
+                key_text = normalize.field_key(start) if whole_field else " ".join(normalize.fold_tokens(start))
+            else:
+                register = "w"
+                key_text = (query_values(point.kind, start) or [normalize.fold(start).strip()])[0]
+            prefix = term_key(index, register, "")
+            pivot = term_key(index, register, key_text)
+
+            def entries(keys):
+                for key, value in keys:
+                    occurrences = BitMap.deserialize(value).intersection_cardinality(scope)
+                    if occurrences:
+                        yield key[len(prefix):].decode("utf-8", "replace"), occurrences
+
+            before = list(itertools.islice(entries(reader.terms_before(pivot, prefix)), max(position - 1, 0)))
+            after = list(itertools.islice(entries(reader.terms_from(pivot, prefix)), max(count - len(before), 0)))
+            return before[::-1] + after
 
     def scope(self, database: str) -> BitMap:
         """Every record of a database."""
