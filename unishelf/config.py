@@ -169,6 +169,12 @@ def _validate(data: dict, source):
         where = f"users[{i}]"
         if not isinstance(user, dict) or not user.get("name"):
             raise ConfigError(source, where, "needs a name")
+        unknown = set(user) - {"name", "password_hash", "roles", "library"}
+        if unknown:
+            raise ConfigError(source, f"{where}.{sorted(unknown)[0]}", "unknown key")
+        if not str(user.get("password_hash", "")).startswith("pbkdf2_sha256$"):
+            raise ConfigError(source, f"{where}.password_hash",
+                              "must be a pbkdf2_sha256 hash (python -m unishelf.auth PASSWORD prints one)")
         bad = set(user.get("roles", [])) - ROLES
         if bad:
             raise ConfigError(source, f"{where}.roles", f"unknown role {sorted(bad)[0]!r} (known: {', '.join(sorted(ROLES))})")

@@ -1,0 +1,35 @@
+import pytest
+
+from unishelf.auth import ANONYMOUS, Users, hash_password, verify_password
+from unishelf.config import ConfigError, load_config
+
+
+def test_hashes_are_salted_and_verify():
+    first, second = hash_password("secret", iterations=1000), hash_password("secret", iterations=1000)
+    assert first != second and first.startswith("pbkdf2_sha256$1000$")
+    assert verify_password("secret", first) and verify_password("secret", second)
+    assert not verify_password("Secret", first)
+    assert not verify_password("secret", "md5$x$y$z") and not verify_password("secret", "garbage")
+
+
+def test_users_authenticate_with_roles_and_anonymous_only_when_allowed():
+    entries = [{"name": "cat1", "password_hash": hash_password("pw", iterations=1000),
+                "roles": ["cataloguer"], "library": "NORTH"}]
+    users = Users(entries, anonymous=True)
+    user = users.authenticate("cat1", "pw")
+    assert user.has("cataloguer") and not user.has("ill-staff") and user.library == "NORTH"
+    assert users.authenticate("cat1", "wrong") is None
+    assert users.authenticate("nobody", "pw") is None
+    assert users.authenticate(None, None) is ANONYMOUS
+    assert Users(entries, anonymous=False).authenticate(None, None) is None
+
+
+def test_config_users_need_a_proper_hash(tmp_path):
+    path = tmp_path / "users.yaml"
+    path.write_text("users: [{name: x, password_hash: plain, roles: [searcher]}]\n")
+    with pytest.raises(ConfigError, match=r"users\[0\]\.password_hash"):
+        load_config(path)
+    path.write_text(f"users: [{{name: x, password_hash: '{hash_password('p', iterations=1000)}', roles: [admin]}}]\n"
+                    "access: {anonymous: false}\n")
+    users = Users.from_config(load_config(path))
+    assert users.authenticate("x", "p").has("cataloguer") and users.authenticate(None, None) is None
