@@ -69,6 +69,8 @@ class Engine:
         self.store = store
         self.points = points
         self.databases = databases or {"unicat": Database("unicat")}
+        self._by_lower_name = {name.lower(): db for name, db in self.databases.items()}
+        self._by_lower_name.setdefault("default", self.databases.get("unicat", Database("unicat")))
 
     def search(self, node: Node, databases=("unicat",), result_sets: dict | None = None) -> ResultSet:
         with self.store.reading() as reader:
@@ -78,6 +80,10 @@ class Engine:
             if evaluation.ranked_tokens:
                 return evaluation.ranked(bitmap)
             return ResultSet(bitmap)
+
+    def database(self, name: str) -> Database | None:
+        """A database by name, ignoring case; 'Default' (what YAZ clients send) is unicat."""
+        return self.databases.get(name) or self._by_lower_name.get(name.lower())
 
     def scan(self, index: str, start: str, databases=("unicat",), count: int = 20, position: int = 1,
              whole_field: bool = False) -> list[tuple[str, int]]:
@@ -148,7 +154,7 @@ class _Evaluation:
     def databases(self, names) -> BitMap:
         scope = BitMap()
         for name in names:
-            database = self.engine.databases.get(name)
+            database = self.engine.database(name)
             if database is None:
                 raise QueryError("unsupported-database", f"database {name!r} does not exist", name)
             part = self.reader.bitmap(kind_key(database.kind))

@@ -1,0 +1,251 @@
+"""The Z39.50 server: the association without sockets, the Twisted adapter, and yaz-client."""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from twisted.internet.testing import StringTransport
+
+from conftest import DATA, load, make_catalog
+from unishelf.auth import Users, hash_password
+from unishelf.z3950 import apdu as z
+from unishelf.z3950.association import USMARC_OID, XML_OIDS, Association, Limits
+from unishelf.z3950.pqf import parse_pqf
+from unishelf.z3950.rpn import Attribute
+from unishelf.z3950.server import Z3950Factory
+
+REPO = Path(__file__).resolve().parent.parent
+USERS = [{"name": "cat", "password_hash": hash_password("secret", iterations=1000), "roles": ["cataloguer"]}]
+
+
+def exchange(association, request):
+    (reply,) = association.receive(z.encode_apdu(request))
+    return z.decode_apdu(reply)
+
+
+def opened(catalog, anonymous=True, **limits):
+    association = Association(catalog, Users(USERS, anonymous), Limits(**limits))
+    response = exchange(association, z.InitializeRequest(options=frozenset({"search", "present", "scan", "sort",
+                                                                              "delSet", "namedResultSets"})))
+    assert response.result is True
+    return association
+
+
+def search(association, pqf, **fields):
+    fields.setdefault("database_names", ("unicat",))
+    return exchange(association, z.SearchRequest(query=parse_pqf(pqf), **fields))
+
+
+def count(catalog, pqf):
+    return len(catalog.engine.search(catalog.bib1.to_tree(parse_pqf(pqf))))
+
+
+def test_init_negotiates_options_sizes_and_identifies_the_server(loaded):
+    association = Association(loaded, Users(USERS, True), Limits(max_apdu=500_000))
+    response = exchange(association, z.InitializeRequest(
+        options=frozenset({"search", "present", "extendedServices", "scan"}), preferred_message_size=2_000_000))
+    assert response.result and response.options == {"search", "present", "scan"}
+    assert response.preferred_message_size == 500_000 and 3 in response.protocol_version
+    assert response.implementation_id == "unishelf"
+
+
+@pytest.mark.parametrize("authentication, anonymous, accepted", [
+    (z.IdPass(user_id="cat", password="secret"), False, True),
+    (z.OpenAuth("cat/secret"), False, True),
+    (z.IdPass(user_id="cat", password="wrong"), True, False),
+    (None, False, False),
+    (None, True, True),
+])
+def test_init_authenticates_against_the_configured_users(loaded, authentication, anonymous, accepted):
+    association = Association(loaded, Users(USERS, anonymous), Limits())
+    response = exchange(association, z.InitializeRequest(id_authentication=authentication))
+    assert response.result is accepted
+    assert association.closed is not accepted
+
+
+def test_search_counts_match_the_engine_and_piggyback_small_sets(loaded):
+    association = opened(loaded)
+    response = search(association, "@attr 1=4 history")
+    assert response.search_status and response.result_count == count(loaded, "@attr 1=4 history") > 5
+    assert response.number_of_records_returned == 0
+    small = search(association, "@attr 1=4 history", small_set_upper_bound=1000,
+                   preferred_record_syntax=USMARC_OID, result_set_name="small")
+    assert small.result_count == small.number_of_records_returned == len(small.records) > 5
+    medium = search(association, "@attr 1=4 history", small_set_upper_bound=1, large_set_lower_bound=1000,
+                    medium_set_present_number=3, preferred_record_syntax=USMARC_OID)
+    assert medium.number_of_records_returned == 3 and medium.next_result_set_position == 4
+
+
+def test_present_in_every_syntax_and_element_set(loaded):
+    association = opened(loaded)
+    search(association, "@attr 1=4 history")
+    for syntax, check in [(USMARC_OID, lambda v: v.endswith(b"\x1d")),
+                          (XML_OIDS[0], lambda v: v.startswith(b"<record xmlns=")),
+                          (z.SUTRS_OID, lambda v: v.text().startswith("Title: "))]:
+        response = exchange(association, z.PresentRequest(result_set_start_point=2, number_of_records_requested=3,
+                                                          preferred_record_syntax=syntax))
+        assert response.number_of_records_returned == 3 and response.next_result_set_position == 5
+        assert all(r.record.direct_reference == syntax and check(r.record.value) for r in response.records)
+    brief = exchange(association, z.PresentRequest(result_set_start_point=1, number_of_records_requested=1,
+                                                   record_composition="B", preferred_record_syntax=USMARC_OID))
+    full = exchange(association, z.PresentRequest(result_set_start_point=1, number_of_records_requested=1,
+                                                  record_composition="F", preferred_record_syntax=USMARC_OID))
+    assert len(brief.records[0].record.value) < len(full.records[0].record.value)
+
+
+def test_records_that_cannot_be_given_in_a_syntax_get_a_surrogate_diagnostic(loaded):
+    association = opened(loaded)
+    search(association, "@attr 1=4 history", database_names=("NORTH",))
+    unimarc = exchange(association, z.PresentRequest(result_set_start_point=1, number_of_records_requested=2,
+                                                     preferred_record_syntax="1.2.840.10003.5.1"))
+    assert unimarc.number_of_records_returned == 2
+    assert all(isinstance(r.record, z.DefaultDiagnostic) and r.record.condition == 238 for r in unimarc.records)
+
+
+@pytest.mark.parametrize("pqf, condition", [("@attr 1=9999 x", 114), ("@attr 2=100 x", 117),
+                                            ("@attr 5=102 x", 120), ("@set nothing", 30)])
+def test_bad_searches_get_bib1_diagnostics(loaded, pqf, condition):
+    response = search(opened(loaded), pqf)
+    assert not response.search_status and response.records.condition == condition
+
+
+def test_unknown_database_is_diagnosed(loaded):
+    response = search(opened(loaded), "@attr 1=4 x", database_names=("nope",))
+    assert response.records.condition == 109
+
+
+def test_present_out_of_range_and_missing_sets(loaded):
+    association = opened(loaded)
+    search(association, "@attr 1=4 history")
+    beyond = exchange(association, z.PresentRequest(result_set_start_point=10_000, number_of_records_requested=1))
+    assert beyond.records.condition == 13
+    missing = exchange(association, z.PresentRequest(result_set_id="other", number_of_records_requested=1))
+    assert missing.records.condition == 30
+
+
+def test_scan_sort_and_delete(loaded):
+    association = opened(loaded)
+    scan = exchange(association, z.ScanRequest(
+        database_names=("unicat",), number_of_terms_requested=5, preferred_position_in_response=1,
+        term_list_and_start_point=parse_pqf("@attr 1=4 water").root))
+    assert scan.number_of_entries_returned == 5 and scan.entries[0].term >= "water"
+    assert scan.entries[0].global_occurrences == count(loaded, f"@attr 1=4 @attr 4=2 {scan.entries[0].term}")
+    search(association, "@attr 1=4 history")
+    sort = exchange(association, z.SortRequest(
+        input_result_set_names=("default",), sorted_result_set_name="by-date",
+        sort_sequence=(z.SortKeySpec(z.SortAttributes("1.2.840.10003.3.1", (Attribute(1, 31),)),
+                                     sort_relation=1),)))
+    assert sort.sort_status == 0 and sort.result_count == count(loaded, "@attr 1=4 history")
+    deleted = exchange(association, z.DeleteResultSetRequest(delete_function=0,
+                                                            result_set_list=("by-date", "nope")))
+    assert dict(deleted.delete_list_statuses) == {"by-date": 0, "nope": 1}
+
+
+def test_requests_before_init_and_garbage_close_the_association_cleanly(loaded):
+    association = Association(loaded, Users(USERS, True), Limits())
+    (reply,) = association.receive(z.encode_apdu(z.SearchRequest(query=parse_pqf("x"))))
+    assert isinstance(z.decode_apdu(reply), z.Close) and association.closed
+    association = opened(loaded)
+    (reply,) = association.receive(b"\x30\x84\xff\xff\xff\xff garbage")
+    assert z.decode_apdu(reply).close_reason == 6 and association.closed
+
+
+def test_oversized_apdus_are_refused(loaded):
+    association = opened(loaded, max_apdu=200)
+    (reply,) = association.receive(z.encode_apdu(z.SearchRequest(query=parse_pqf("@attr 1=4 " + "x" * 500))))
+    assert isinstance(z.decode_apdu(reply), z.Close)
+
+
+def test_the_twisted_adapter_answers_and_enforces_the_connection_limit(loaded):
+    factory = Z3950Factory(loaded, Users(USERS, True), Limits(), max_connections=1, idle_timeout=60)
+    first, second = factory.buildProtocol(None), factory.buildProtocol(None)
+    first_transport, second_transport = StringTransport(), StringTransport()
+    first.makeConnection(first_transport)
+    second.makeConnection(second_transport)
+    assert second_transport.disconnecting and factory.active == 1
+    first.dataReceived(z.encode_apdu(z.InitializeRequest()))
+    assert z.decode_apdu(first_transport.value()).result is True
+    first_transport.clear()
+    first.dataReceived(z.encode_apdu(z.Close()))
+    assert isinstance(z.decode_apdu(first_transport.value()), z.Close) and first_transport.disconnecting
+    first.connectionLost()
+    assert factory.active == 0
+
+
+YAZ_CLIENT = shutil.which("yaz-client")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """`unishelf serve` on a free port over a store with the test samples."""
+    data_dir = tmp_path_factory.mktemp("z3950")
+    catalog = make_catalog(data_dir)
+    load(catalog, [DATA / "marc21-utf8-sample.mrc"], "NORTH")
+    load(catalog, [DATA / "cjk-sample.mrc"], "EAST")
+    catalog.close()
+    config = data_dir / "unishelf.yaml"
+    config.write_text(f"users: [{{name: cat, password_hash: '{USERS[0]['password_hash']}', roles: [cataloguer]}}]\n"
+                      "access: {anonymous: false}\n"
+                      "libraries: [{code: NORTH}, {code: EAST}]\n")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen([sys.executable, "-m", "unishelf.cli", "--config", str(config), "--data-dir",
+                                str(data_dir), "serve", "--z3950-port", str(port)], cwd=REPO,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with socket.socket() as attempt:
+            if attempt.connect_ex(("127.0.0.1", port)) == 0:
+                break
+        time.sleep(0.1)
+    yield port, make_catalog(data_dir)
+    process.terminate()
+    process.wait(timeout=10)
+
+
+def yaz(port, commands, user="cat/secret"):
+    script = f"open tcp:127.0.0.1:{port}\n" + "\n".join(commands) + "\nclose\nquit\n"
+    args = [YAZ_CLIENT] + (["-u", user] if user else [])
+    result = subprocess.run(args, input=script, capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "LANG": "C.UTF-8"})
+    return result.stdout
+
+
+@pytest.mark.skipif(YAZ_CLIENT is None, reason="yaz-client not installed (apt-get install yaz)")
+class TestYazClient:
+    def test_search_show_formats_and_elements(self, server):
+        port, catalog = server
+        expected = count(catalog, "@attr 1=21 history")
+        out = yaz(port, ["find @attr 1=21 history", "show 1+2", "format xml", "show 3",
+                         "format sutrs", "show 4", "elements B", "format usmarc", "show 5"])
+        assert f"Number of hits: {expected}," in out
+        assert "Record type: USmarc" in out and "Record type: XML" in out and "Record type: SUTRS" in out
+        assert "<record xmlns=\"http://www.loc.gov/MARC21/slim\">" in out and "Title: " in out
+
+    def test_databases_cjk_scan_sort_and_delete(self, server):
+        port, catalog = server
+        east = len(catalog.engine.search(catalog.bib1.to_tree(parse_pqf("@attr 1=4 中国")), ["EAST"]))
+        out = yaz(port, ["base EAST", "find @attr 1=4 中國", "scan @attr 1=4 water", "base Default",
+                         "find @attr 1=4 history", "sort 1=31 >", "show 1", "delete 2", "show 1"])
+        assert f"Number of hits: {east}," in out and east > 0
+        assert "Received ScanResponse" in out and "entries" in out
+        assert "SortResponse: status=success" in out
+        assert "[30] Specified result set does not exist" in out
+
+    def test_diagnostics_keep_the_association_open(self, server):
+        port, _ = server
+        out = yaz(port, ["find @attr 1=9999 x", "querytype ccl", "find ti=water", "querytype prefix",
+                         "find @attr 1=4 history"])
+        assert "[114]" in out and "[107]" in out and out.count("Search was a success") == 1
+
+    def test_wrong_credentials_are_refused(self, server):
+        port, _ = server
+        assert "Connection rejected by v3 target" in yaz(port, ["find x"], user="cat/wrong")
+        assert "Connection rejected by v3 target" in yaz(port, ["find x"], user=None)

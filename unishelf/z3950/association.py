@@ -1,0 +1,286 @@
+"""The server side of one Z39.50 association, sans-I/O: APDU bytes in, APDU bytes out.
+
+The Twisted protocol (`server.py`) only moves bytes; everything a client can ask is answered
+here, and anything wrong gets the Bib-1 diagnostic a Z39.50 client expects, never a dropped
+connection. Searches run on the shared engine through a `Session` of named result sets.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from unishelf.auth import User, Users
+from unishelf.marc.catalogue import Catalogue
+from unishelf.marc.marcxml import record_xml
+from unishelf.marc.record import write_iso2709
+from unishelf.marc.render import brief, sutrs
+from unishelf.search.bib1 import DIAGNOSTICS, Bib1Mapping
+from unishelf.search.session import Session
+from unishelf.search.tree import QueryError
+from unishelf.z3950 import apdu as z
+from unishelf.z3950.ber import BERError, Framer
+
+import unishelf
+
+USMARC_OID = "1.2.840.10003.5.10"
+UNIMARC_OID = "1.2.840.10003.5.1"
+XML_OIDS = ("1.2.840.10003.5.109.10", "1.2.840.10003.5.109.9")  # text-XML, application-XML
+SYNTAX_NAMES = {USMARC_OID: "marc21", UNIMARC_OID: "unimarc"}
+SERVER_OPTIONS = frozenset({"search", "present", "delSet", "scan", "sort", "namedResultSets"})
+IMPLEMENTATION_ID = "unishelf"
+# Bib-1 diagnostics used here beyond the query ones (Z39.50-2003 Appendix 3, bib-1 set).
+DIAG_ELEMENT_SET = 25
+DIAG_QUERY_TYPE = 107
+DIAG_RECORD_TOO_LARGE = 16
+DIAG_NOT_IN_SYNTAX = 238
+SORT_RELATIONS = {0: True, 1: False}
+
+
+class ProtocolViolation(Exception):
+    """The peer broke the protocol: the association closes with a Close APDU."""
+
+
+@dataclass
+class Limits:
+    max_apdu: int = 1 << 20
+    max_result_sets: int = 20
+
+
+class Association:
+    def __init__(self, catalog, users: Users, limits: Limits, bib1: Bib1Mapping | None = None):
+        self.catalog = catalog
+        self.users = users
+        self.limits = limits
+        self.bib1 = bib1 or catalog.bib1
+        self.framer = Framer(limits.max_apdu)
+        self.session = Session(catalog.engine, limits.max_result_sets)
+        self.user: User | None = None
+        self.initialised = False
+        self.closed = False
+        self.message_size = limits.max_apdu
+        self.record_size = limits.max_apdu
+        self.set_databases: dict[str, str] = {}  # result set -> the database its records are named by
+
+    # -- bytes in, bytes out --------------------------------------------------------------------
+    def receive(self, data: bytes) -> list[bytes]:
+        """Answer every complete APDU in `data`; after a Close (either way) nothing more is read."""
+        if self.closed:
+            return []
+        out = []
+        try:
+            for raw in self.framer.feed(data):
+                out.append(z.encode_apdu(self.handle(z.decode_apdu(raw))))
+                if self.closed:
+                    break
+        except (BERError, ProtocolViolation) as error:
+            out.append(z.encode_apdu(z.Close(close_reason=6, diagnostic_information=str(error)[:200])))
+            self.closed = True
+        return out
+
+    def handle(self, request):
+        if isinstance(request, z.InitializeRequest):
+            return self.init(request)
+        if isinstance(request, z.Close):
+            self.closed = True
+            return z.Close(reference_id=request.reference_id, close_reason=0)
+        if not self.initialised:
+            raise ProtocolViolation("the first APDU must be an InitializeRequest")
+        handlers = {z.SearchRequest: self.search, z.PresentRequest: self.present, z.ScanRequest: self.scan,
+                    z.SortRequest: self.sort, z.DeleteResultSetRequest: self.delete}
+        handler = handlers.get(type(request))
+        if handler is None:
+            raise ProtocolViolation(f"{type(request).__name__} is not supported")
+        return handler(request)
+
+    def close_for_inactivity(self) -> bytes:
+        self.closed = True
+        return z.encode_apdu(z.Close(close_reason=7, diagnostic_information="idle timeout"))
+
+    # -- Init -----------------------------------------------------------------------------------
+    def init(self, request: z.InitializeRequest) -> z.InitializeResponse:
+        if self.initialised:
+            raise ProtocolViolation("a second InitializeRequest")
+        name, password = _credentials(request.id_authentication)
+        self.user = self.users.authenticate(name, password)
+        accepted = self.user is not None and bool(request.protocol_version & {2, 3})
+        self.initialised = accepted
+        self.message_size = min(request.preferred_message_size or self.limits.max_apdu, self.limits.max_apdu)
+        self.record_size = min(request.exceptional_record_size or self.limits.max_apdu, self.limits.max_apdu)
+        response = z.InitializeResponse(
+            reference_id=request.reference_id,
+            protocol_version=frozenset(v for v in request.protocol_version if v <= 3) or frozenset({3}),
+            options=request.options & SERVER_OPTIONS,
+            preferred_message_size=self.message_size,
+            exceptional_record_size=self.record_size,
+            result=accepted,
+            implementation_id=IMPLEMENTATION_ID,
+            implementation_name="unishelf union catalogue server",
+            implementation_version=unishelf.__version__)
+        if not accepted:
+            self.closed = True  # a refused Init ends the association (Z39.50-2003 3.2.1.1)
+        return response
+
+    # -- Search ---------------------------------------------------------------------------------
+    def search(self, request: z.SearchRequest) -> z.SearchResponse:
+        response = z.SearchResponse(reference_id=request.reference_id, next_result_set_position=1)
+        if not isinstance(request.query, z.RPNQuery):
+            query_type = getattr(request.query, "query_type", 0)
+            return self._failed_search(response, DIAG_QUERY_TYPE, str(query_type))
+        try:
+            tree = self.bib1.to_tree(request.query)
+            databases = list(request.database_names) or ["unicat"]
+            name = request.result_set_name or "default"
+            result = self.session.search(tree, databases, name, request.replace_indicator)
+            self.set_databases[name] = databases[0]
+        except QueryError as error:
+            return self._failed_search(response, DIAGNOSTICS.get(error.code, 100), error.subject)
+        hits = len(result)
+        response.result_count = hits
+        response.result_set_status = None
+        if hits <= request.small_set_upper_bound:
+            count, elements = hits, request.small_set_element_set_names
+        elif hits < request.large_set_lower_bound:
+            count, elements = min(request.medium_set_present_number, hits), request.medium_set_element_set_names
+        else:
+            count, elements = 0, None
+        if count:
+            records, status = self._records(result.ids(0, count), elements, request.preferred_record_syntax,
+                                            databases[0])
+            response.records = records
+            response.number_of_records_returned = len(records) if isinstance(records, tuple) else 0
+            response.present_status = status
+        response.next_result_set_position = response.number_of_records_returned + 1
+        return response
+
+    def _failed_search(self, response, condition: int, addinfo: str) -> z.SearchResponse:
+        response.search_status = False
+        response.result_set_status = 3  # none: no result set was created
+        response.present_status = 5
+        response.records = z.DefaultDiagnostic(condition, addinfo or "")
+        return response
+
+    # -- Present --------------------------------------------------------------------------------
+    def present(self, request: z.PresentRequest) -> z.PresentResponse:
+        response = z.PresentResponse(reference_id=request.reference_id)
+        try:
+            ids = self.session.present(request.result_set_id or "default", request.result_set_start_point,
+                                       request.number_of_records_requested)
+        except QueryError as error:
+            response.present_status = 5
+            response.records = z.DefaultDiagnostic(DIAGNOSTICS.get(error.code, 100), error.subject or "")
+            return response
+        elements = request.record_composition if isinstance(request.record_composition, (str, tuple)) else None
+        records, status = self._records(ids, elements, request.preferred_record_syntax,
+                                        self.set_databases.get(request.result_set_id or "default", "unicat"))
+        response.records = records
+        response.present_status = status
+        response.number_of_records_returned = len(records) if isinstance(records, tuple) else 0
+        response.next_result_set_position = request.result_set_start_point + response.number_of_records_returned
+        return response
+
+    def _records(self, ids: list[int], elements, syntax: str | None, database: str):
+        """Records in the asked syntax and element set, as many as the message size allows."""
+        element_set = elements if isinstance(elements, str) else "F"
+        if element_set.upper() not in ("F", "B"):
+            return z.DefaultDiagnostic(DIAG_ELEMENT_SET, element_set), 5
+        records = []
+        size = 0
+        with self.catalog.store.reading() as reader:
+            for record_id in ids:
+                stored = reader.record(record_id)
+                entry = self._record(stored, reader, element_set.upper(), syntax, database)
+                payload = entry.record.value if isinstance(entry.record, z.External) else b""
+                length = len(payload) if isinstance(payload, bytes) else 0
+                if records and size + length > self.message_size:
+                    return tuple(records), 3  # partial-3: the message size stopped it
+                if length > self.record_size:
+                    entry = z.NamePlusRecord(entry.name, z.DefaultDiagnostic(DIAG_RECORD_TOO_LARGE, str(length)))
+                size += length
+                records.append(entry)
+        return tuple(records), 0
+
+    def _record(self, stored, reader, element_set: str, syntax: str | None, database: str) -> z.NamePlusRecord:
+        record = Catalogue.parse_stored(stored)
+        if element_set == "B":
+            record = brief(record, stored.syntax)
+        syntax = syntax or (USMARC_OID if stored.syntax == "marc21" else UNIMARC_OID)
+        if syntax in SYNTAX_NAMES:
+            if SYNTAX_NAMES[syntax] != stored.syntax:
+                return z.NamePlusRecord(database, z.DefaultDiagnostic(DIAG_NOT_IN_SYNTAX, syntax))
+            data = stored.raw if element_set == "F" else write_iso2709(record, stored.syntax == "marc21")
+            return z.NamePlusRecord(database, z.octet_record(syntax, data))
+        if syntax in XML_OIDS:
+            if stored.syntax != "marc21":
+                return z.NamePlusRecord(database, z.DefaultDiagnostic(DIAG_NOT_IN_SYNTAX, syntax))
+            return z.NamePlusRecord(database, z.octet_record(syntax, record_xml(record).encode("utf-8")))
+        if syntax == z.SUTRS_OID:
+            return z.NamePlusRecord(database, z.sutrs_record(sutrs(record, stored.syntax,
+                                                                   reader.holdings(stored.id))))
+        return z.NamePlusRecord(database, z.DefaultDiagnostic(DIAG_NOT_IN_SYNTAX, syntax))
+
+    # -- Scan, Sort, Delete ---------------------------------------------------------------------
+    def scan(self, request: z.ScanRequest) -> z.ScanResponse:
+        response = z.ScanResponse(reference_id=request.reference_id, step_size=0)
+        start = request.term_list_and_start_point
+        position = request.preferred_position_in_response or 1
+        try:
+            term = self.bib1.term(start)
+            entries = self.catalog.engine.scan(
+                term.index, start.term, list(request.database_names) or ["unicat"],
+                count=request.number_of_terms_requested, position=position,
+                whole_field=term.structure == "field")
+        except QueryError as error:
+            response.scan_status = 6
+            response.nonsurrogate_diagnostics = (z.DefaultDiagnostic(DIAGNOSTICS.get(error.code, 100),
+                                                                     error.subject or ""),)
+            return response
+        response.entries = tuple(z.TermInfo(text, global_occurrences=n) for text, n in entries)
+        response.number_of_entries_returned = len(entries)
+        response.position_of_term = min(position, len(entries)) if entries else None
+        response.scan_status = 0 if len(entries) == request.number_of_terms_requested else 1
+        return response
+
+    def sort(self, request: z.SortRequest) -> z.SortResponse:
+        response = z.SortResponse(reference_id=request.reference_id)
+        try:
+            keys = [self._sort_key(spec) for spec in request.sort_sequence]
+            result = self.session.sort(list(request.input_result_set_names), request.sorted_result_set_name, keys)
+        except QueryError as error:
+            response.sort_status = 2
+            response.result_set_status = 4
+            response.diagnostics = (z.DefaultDiagnostic(DIAGNOSTICS.get(error.code, 100), error.subject or ""),)
+            return response
+        response.result_count = len(result)
+        return response
+
+    def _sort_key(self, spec: z.SortKeySpec) -> tuple[str, bool]:
+        element = spec.sort_element
+        if isinstance(element, z.SortAttributes):
+            use = next((a.value for a in element.attributes if a.type == 1), None)
+            index = self.bib1.use.get(str(use), use if isinstance(use, str) else None)
+        elif isinstance(element, z.SortField):
+            index = element.name
+        else:
+            index = None
+        if index not in self.catalog.points.sortable or spec.sort_relation not in SORT_RELATIONS:
+            raise QueryError("unsupported-sort", f"cannot sort by {index or element!r}", str(index or ""))
+        return index, SORT_RELATIONS[spec.sort_relation]
+
+    def delete(self, request: z.DeleteResultSetRequest) -> z.DeleteResultSetResponse:
+        names = None if request.delete_function == 1 else list(request.result_set_list or ())
+        existed = self.session.delete(names)
+        statuses = tuple((name, 0 if found else 1) for name, found in existed.items())
+        all_found = all(existed.values())
+        return z.DeleteResultSetResponse(
+            reference_id=request.reference_id, delete_operation_status=0 if all_found else 1,
+            delete_list_statuses=statuses if request.delete_function == 0 else None,
+            number_not_deleted=None if all_found else sum(1 for found in existed.values() if not found))
+
+
+def _credentials(authentication) -> tuple[str | None, str | None]:
+    """(user, password) from idPass or the open form "user/password"; (None, None) if anonymous."""
+    if isinstance(authentication, z.IdPass):
+        return authentication.user_id, authentication.password
+    if isinstance(authentication, z.OpenAuth):
+        name, _, password = authentication.text.partition("/")
+        return name or None, password
+    return None, None

@@ -1,0 +1,66 @@
+"""Z39.50 on Twisted: a thin adapter moving bytes between TCP and an `Association`."""
+from __future__ import annotations
+
+from twisted.internet import protocol
+from twisted.protocols.policies import TimeoutMixin
+
+from unishelf.auth import Users
+
+from .association import Association, Limits
+
+
+class Z3950Protocol(protocol.Protocol, TimeoutMixin):
+    def connectionMade(self):
+        factory = self.factory
+        if factory.active >= factory.max_connections:
+            self.transport.loseConnection()  # over the limit: refuse before any APDU
+            return
+        factory.active += 1
+        self.counted = True
+        self.association = Association(factory.catalog, factory.users, factory.limits)
+        self.setTimeout(factory.idle_timeout)
+
+    def dataReceived(self, data: bytes):
+        self.resetTimeout()
+        for reply in self.association.receive(data):
+            self.transport.write(reply)
+        if self.association.closed:
+            self.setTimeout(None)
+            self.transport.loseConnection()
+
+    def timeoutConnection(self):
+        """Idle too long: say so with a Close (lackOfActivity) before hanging up."""
+        self.transport.write(self.association.close_for_inactivity())
+        self.transport.loseConnection()
+
+    def connectionLost(self, reason=protocol.connectionDone):
+        self.setTimeout(None)
+        if getattr(self, "counted", False):
+            self.factory.active -= 1
+
+
+class Z3950Factory(protocol.ServerFactory):
+    protocol = Z3950Protocol
+
+    def __init__(self, catalog, users: Users, limits: Limits, max_connections: int, idle_timeout: int):
+        self.catalog = catalog
+        self.users = users
+        self.limits = limits
+        self.max_connections = max_connections
+        self.idle_timeout = idle_timeout
+        self.active = 0
+
+
+def factory_from_config(catalog) -> Z3950Factory:
+    config = catalog.config
+    limits = Limits(max_apdu=config.limit("apdu_size"), max_result_sets=config.limit("result_sets"))
+    return Z3950Factory(catalog, Users.from_config(config), limits, config.limit("connections"),
+                        config.limit("idle_timeout"))
+
+
+def start(catalog, reactor) -> str:
+    config = catalog.config
+    port = reactor.listenTCP(config["listen"]["z3950_port"], factory_from_config(catalog),
+                             interface=config["listen"]["host"])
+    address = port.getHost()
+    return f"Z39.50 on {address.host}:{address.port}"
