@@ -249,3 +249,33 @@ class TestYazClient:
         port, _ = server
         assert "Connection rejected by v3 target" in yaz(port, ["find x"], user="cat/wrong")
         assert "Connection rejected by v3 target" in yaz(port, ["find x"], user=None)
+
+
+def test_idle_associations_are_closed_with_lack_of_activity(loaded):
+    from twisted.internet.task import Clock
+    factory = Z3950Factory(loaded, Users(USERS, True), Limits(), max_connections=5, idle_timeout=30)
+    protocol = factory.buildProtocol(None)
+    clock = Clock()
+    protocol.callLater = clock.callLater
+    transport = StringTransport()
+    protocol.makeConnection(transport)
+    protocol.dataReceived(z.encode_apdu(z.InitializeRequest()))
+    transport.clear()
+    clock.advance(29)
+    assert not transport.disconnecting
+    clock.advance(2)
+    assert z.decode_apdu(transport.value()).close_reason == 7 and transport.disconnecting
+
+
+ZOOMSH = shutil.which("zoomsh")
+
+
+@pytest.mark.skipif(ZOOMSH is None, reason="zoomsh not installed (apt-get install yaz)")
+def test_zoomsh_searches_shows_and_scans(server):
+    port, catalog = server
+    expected = count(catalog, "@attr 1=21 history")
+    result = subprocess.run([ZOOMSH, "set user cat", "set password secret", f"connect 127.0.0.1:{port}",
+                             "search @attr 1=21 history", "set preferredRecordSyntax xml", "show 0 2",
+                             "scan @attr 1=21 hist", "quit"], capture_output=True, text=True, timeout=60)
+    assert f"{expected} hits" in result.stdout
+    assert result.stdout.count("syntax=XML") == 2 and "history" in result.stdout
