@@ -224,7 +224,9 @@ class TestYazClient:
         port, catalog = server
         expected = count(catalog, "@attr 1=21 history")
         out = yaz(port, ["find @attr 1=21 history", "show 1+2", "format xml", "show 3",
-                         "format sutrs", "show 4", "elements B", "format usmarc", "show 5"])
+                         "format sutrs", "show 4", "elements B", "format usmarc", "show 5",
+                         "elements F", "format opac", "show 6"])
+        assert "Data holdings 0" in out and "nucCode: NORTH" in out
         assert f"Number of hits: {expected}," in out
         assert "Record type: USmarc" in out and "Record type: XML" in out and "Record type: SUTRS" in out
         assert "<record xmlns=\"http://www.loc.gov/MARC21/slim\">" in out and "Title: " in out
@@ -279,3 +281,21 @@ def test_zoomsh_searches_shows_and_scans(server):
                              "scan @attr 1=21 hist", "quit"], capture_output=True, text=True, timeout=60)
     assert f"{expected} hits" in result.stdout
     assert result.stdout.count("syntax=XML") == 2 and "history" in result.stdout
+
+
+def test_opac_records_carry_every_librarys_holdings(loaded):
+    from unishelf.z3950.ber import decode_external
+    from unishelf.z3950.opac import OPAC_OID
+    association = opened(loaded)
+    search(association, "@attr 1=4 history", database_names=("NORTH",))
+    response = exchange(association, z.PresentRequest(result_set_start_point=1, number_of_records_requested=1,
+                                                      preferred_record_syntax=OPAC_OID))
+    record = response.records[0].record
+    assert record.direct_reference == OPAC_OID
+    opac = record.value.fields()
+    bibliographic = decode_external(opac[(2, 1)])
+    assert bibliographic.direct_reference == USMARC_OID and bibliographic.value.endswith(b"\x1d")
+    holdings = opac[(2, 2)].children
+    assert holdings and holdings[0].fields()[(2, 8)].text() == "NORTH"
+    circulation = holdings[0].fields()[(2, 19)].only_child().fields()
+    assert circulation[(2, 1)].boolean() is True

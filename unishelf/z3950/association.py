@@ -17,7 +17,8 @@ from unishelf.search.bib1 import DIAGNOSTICS, Bib1Mapping
 from unishelf.search.session import Session
 from unishelf.search.tree import QueryError
 from unishelf.z3950 import apdu as z
-from unishelf.z3950.ber import BERError, Framer
+from unishelf.z3950.ber import SINGLE_ASN1_TYPE, BERError, External, Framer, decode
+from unishelf.z3950.opac import OPAC_OID, opac_record
 
 import unishelf
 
@@ -212,6 +213,11 @@ class Association:
             if stored.syntax != "marc21":
                 return z.NamePlusRecord(database, z.DefaultDiagnostic(DIAG_NOT_IN_SYNTAX, syntax))
             return z.NamePlusRecord(database, z.octet_record(syntax, record_xml(record).encode("utf-8")))
+        if syntax == OPAC_OID:
+            marc_syntax = USMARC_OID if stored.syntax == "marc21" else UNIMARC_OID
+            data = stored.raw if element_set == "F" else write_iso2709(record, stored.syntax == "marc21")
+            opac = opac_record(z.octet_record(marc_syntax, data), reader.holdings(stored.id))
+            return z.NamePlusRecord(database, External(OPAC_OID, SINGLE_ASN1_TYPE, decode(opac)))
         if syntax == z.SUTRS_OID:
             return z.NamePlusRecord(database, z.sutrs_record(sutrs(record, stored.syntax,
                                                                    reader.holdings(stored.id))))

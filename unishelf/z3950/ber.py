@@ -242,7 +242,8 @@ def integer_content(value: int) -> bytes:
 
 
 def boolean_content(value: bool) -> bytes:
-    return b"\xff" if value else b"\x00"
+    """TRUE as 0x01, as YAZ writes it: YAZ reads the byte as a signed char, so 0xFF shows as -1."""
+    return b"\x01" if value else b"\x00"
 
 
 def string_content(value: str | bytes) -> bytes:
