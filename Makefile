@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test venv bench-load bench-query clean
+.PHONY: serve test venv bench-load bench-query bench-z3950 clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ bench-load: $(STAMP)
 
 bench-query: $(STAMP)
 	$(BIN)/python bench/bench_query.py
+
+bench-z3950: $(STAMP)
+	$(BIN)/python bench/bench_z3950.py
 
 clean:
 	rm -rf $(VENV) var
