@@ -147,6 +147,18 @@ def test_scan_sort_and_delete(loaded):
     assert dict(deleted.delete_list_statuses) == {"by-date": 0, "nope": 1}
 
 
+def test_init_negotiates_utf8_when_the_client_proposes_it(loaded):
+    from pathlib import Path as P
+    capture = bytes.fromhex((P(__file__).parent / "data" / "z3950" / "init-request-charset.hex").read_text().strip())
+    association = Association(loaded, Users(USERS, True), Limits())
+    (reply,) = association.receive(capture)
+    response = z.decode_apdu(reply)
+    assert response.result and "negotiationModel" in response.options
+    assert response.other_info is not None
+    plain = exchange(Association(loaded, Users(USERS, True), Limits()), z.InitializeRequest())
+    assert plain.other_info is None and "negotiationModel" not in plain.options
+
+
 def test_requests_before_init_and_garbage_close_the_association_cleanly(loaded):
     association = Association(loaded, Users(USERS, True), Limits())
     (reply,) = association.receive(z.encode_apdu(z.SearchRequest(query=parse_pqf("x"))))
@@ -246,6 +258,14 @@ class TestYazClient:
         out = yaz(port, ["find @attr 1=9999 x", "querytype ccl", "find ti=water", "querytype prefix",
                          "find @attr 1=4 history"])
         assert "[114]" in out and "[107]" in out and out.count("Search was a success") == 1
+
+    def test_utf8_is_negotiated(self, server):
+        port, _ = server
+        out = yaz(port, ["find @attr 1=4 中国"], user="cat/secret").replace("\n", " ")
+        negotiated = subprocess.run([YAZ_CLIENT, "-u", "cat/secret"], capture_output=True, text=True, timeout=60,
+                                    input=f"charset UTF-8\nopen tcp:127.0.0.1:{port}\nquit\n").stdout
+        assert "Accepted character set : UTF-8" in negotiated and "negotiationModel" in negotiated
+        assert "Accepted character set" not in out
 
     def test_wrong_credentials_are_refused(self, server):
         port, _ = server

@@ -17,7 +17,10 @@ from unishelf.search.bib1 import DIAGNOSTICS, Bib1Mapping
 from unishelf.search.session import Session
 from unishelf.search.tree import QueryError
 from unishelf.z3950 import apdu as z
-from unishelf.z3950.ber import SINGLE_ASN1_TYPE, BERError, External, Framer, decode
+from unishelf.z3950.ber import (
+    CONTEXT, SINGLE_ASN1_TYPE, BERError, External, Framer, Node, boolean_content, decode, decode_external,
+    encode, external_content, identifier, oid_content, tlv,
+)
 from unishelf.z3950.opac import OPAC_OID, opac_record
 
 import unishelf
@@ -34,6 +37,9 @@ DIAG_QUERY_TYPE = 107
 DIAG_RECORD_TOO_LARGE = 16
 DIAG_NOT_IN_SYNTAX = 238
 SORT_RELATIONS = {0: True, 1: False}
+NEGOTIATION_OID = "1.2.840.10003.15.3"  # character set and language negotiation, version 3
+UTF8_OID = "1.0.10646.1.0.8"
+UTF8_ENCODING = oid_content(UTF8_OID)
 
 
 class ProtocolViolation(Exception):
@@ -106,10 +112,12 @@ class Association:
         self.initialised = accepted
         self.message_size = min(request.preferred_message_size or self.limits.max_apdu, self.limits.max_apdu)
         self.record_size = min(request.exceptional_record_size or self.limits.max_apdu, self.limits.max_apdu)
+        utf8 = "negotiationModel" in request.options and _proposes_utf8(request.other_info)
         response = z.InitializeResponse(
             reference_id=request.reference_id,
             protocol_version=frozenset(v for v in request.protocol_version if v <= 3) or frozenset({3}),
-            options=request.options & SERVER_OPTIONS,
+            options=request.options & (SERVER_OPTIONS | ({"negotiationModel"} if utf8 else set())),
+            other_info=UTF8_SELECTED if utf8 else None,
             preferred_message_size=self.message_size,
             exceptional_record_size=self.record_size,
             result=accepted,
@@ -282,6 +290,35 @@ class Association:
             number_not_deleted=None if all_found else sum(1 for found in existed.values() if not found))
 
 
+def _proposes_utf8(other_info: Node | None) -> bool:
+    """Whether Init's otherInfo carries a character-set proposal (negotiation-3) naming UTF-8."""
+    if other_info is None:
+        return False
+    for unit in other_info.children or ():
+        for information in unit.children or ():
+            if information.tag != (CONTEXT, 4):
+                continue
+            try:
+                negotiation = decode_external(information)
+            except BERError:
+                continue
+            if negotiation.direct_reference == NEGOTIATION_OID and UTF8_ENCODING in encode(negotiation.value):
+                return True
+    return False
+
+
+def _utf8_selected() -> Node:
+    """otherInfo answering a negotiation: UTF-8 (ISO 10646 encoding level 1.0.10646.1.0.8) chosen,
+    records in it. Z39.50-2003 Appendix 14, CharSetandLanguageNegotiation-3, TargetResponse."""
+    iso10646 = tlv(identifier(CONTEXT, True, 2), tlv(identifier(CONTEXT, False, 2), oid_content(UTF8_OID)))
+    target_response = tlv(identifier(CONTEXT, True, 2),
+                          tlv(identifier(CONTEXT, True, 1), iso10646)
+                          + tlv(identifier(CONTEXT, False, 3), boolean_content(True)))
+    external = External(NEGOTIATION_OID, SINGLE_ASN1_TYPE, decode(target_response))
+    unit = tlv(b"\x30", tlv(identifier(CONTEXT, True, 4), external_content(external)))
+    return decode(tlv(identifier(CONTEXT, True, 201), unit))
+
+
 def _credentials(authentication) -> tuple[str | None, str | None]:
     """(user, password) from idPass or the open form "user/password"; (None, None) if anonymous."""
     if isinstance(authentication, z.IdPass):
@@ -290,3 +327,6 @@ def _credentials(authentication) -> tuple[str | None, str | None]:
         name, _, password = authentication.text.partition("/")
         return name or None, password
     return None, None
+
+
+UTF8_SELECTED = _utf8_selected()  # the same answer for every association that proposes UTF-8
