@@ -319,3 +319,45 @@ def test_opac_records_carry_every_librarys_holdings(loaded):
     assert holdings and holdings[0].fields()[(2, 8)].text() == "NORTH"
     circulation = holdings[0].fields()[(2, 19)].only_child().fields()
     assert circulation[(2, 1)].boolean() is True
+
+
+def worker_pids(data_dir) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
+        except OSError:
+            continue
+        if b"unishelf.z3950.worker" in command and str(data_dir).encode() in command:
+            pids.append(int(entry.name))
+    return pids
+
+
+@pytest.mark.skipif(YAZ_CLIENT is None, reason="yaz-client not installed (apt-get install yaz)")
+def test_worker_processes_share_the_port_and_stop_with_serve(tmp_path):
+    catalog = make_catalog(tmp_path)
+    load(catalog, [DATA / "marc21-utf8-sample.mrc"], "NORTH")
+    catalog.close()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = tmp_path / "unishelf.yaml"
+    config.write_text("listen: {z3950_workers: 3}\nlibraries: [{code: NORTH}]\n")
+    serve = subprocess.Popen([sys.executable, "-m", "unishelf.cli", "--config", str(config), "--data-dir",
+                              str(tmp_path), "serve", "--z3950-port", str(port)], cwd=REPO,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while len(worker_pids(tmp_path)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(1)
+        assert len(worker_pids(tmp_path)) == 2
+        for _ in range(6):  # whichever process accepts, the answer is the same
+            assert "Number of hits: " in yaz(port, ["find @attr 1=21 history"], user=None)
+    finally:
+        serve.kill()  # even without a clean shutdown the workers notice and stop
+        serve.wait(timeout=10)
+    deadline = time.monotonic() + 15
+    while worker_pids(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert worker_pids(tmp_path) == []
