@@ -208,26 +208,29 @@ class Association:
         return tuple(records), 0
 
     def _record(self, stored, reader, element_set: str, syntax: str | None, database: str) -> z.NamePlusRecord:
-        record = Catalogue.parse_stored(stored)
-        if element_set == "B":
-            record = brief(record, stored.syntax)
         syntax = syntax or (USMARC_OID if stored.syntax == "marc21" else UNIMARC_OID)
+
+        def parsed():  # only what needs fields pays for parsing: a full MARC record is its bytes
+            record = Catalogue.parse_stored(stored)
+            return brief(record, stored.syntax) if element_set == "B" else record
+
+        def marc() -> bytes:
+            return stored.raw if element_set == "F" else write_iso2709(parsed(), stored.syntax == "marc21")
+
         if syntax in SYNTAX_NAMES:
             if SYNTAX_NAMES[syntax] != stored.syntax:
                 return z.NamePlusRecord(database, z.DefaultDiagnostic(DIAG_NOT_IN_SYNTAX, syntax))
-            data = stored.raw if element_set == "F" else write_iso2709(record, stored.syntax == "marc21")
-            return z.NamePlusRecord(database, z.octet_record(syntax, data))
+            return z.NamePlusRecord(database, z.octet_record(syntax, marc()))
         if syntax in XML_OIDS:
             if stored.syntax != "marc21":
                 return z.NamePlusRecord(database, z.DefaultDiagnostic(DIAG_NOT_IN_SYNTAX, syntax))
-            return z.NamePlusRecord(database, z.octet_record(syntax, record_xml(record).encode("utf-8")))
+            return z.NamePlusRecord(database, z.octet_record(syntax, record_xml(parsed()).encode("utf-8")))
         if syntax == OPAC_OID:
             marc_syntax = USMARC_OID if stored.syntax == "marc21" else UNIMARC_OID
-            data = stored.raw if element_set == "F" else write_iso2709(record, stored.syntax == "marc21")
-            opac = opac_record(z.octet_record(marc_syntax, data), reader.holdings(stored.id))
+            opac = opac_record(z.octet_record(marc_syntax, marc()), reader.holdings(stored.id))
             return z.NamePlusRecord(database, External(OPAC_OID, SINGLE_ASN1_TYPE, decode(opac)))
         if syntax == z.SUTRS_OID:
-            return z.NamePlusRecord(database, z.sutrs_record(sutrs(record, stored.syntax,
+            return z.NamePlusRecord(database, z.sutrs_record(sutrs(parsed(), stored.syntax,
                                                                    reader.holdings(stored.id))))
         return z.NamePlusRecord(database, z.DefaultDiagnostic(DIAG_NOT_IN_SYNTAX, syntax))
 
