@@ -9,7 +9,6 @@ from outside like zebraidx, so both figures mean the same thing. Not a test: no 
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import shutil
 import subprocess
