@@ -49,3 +49,11 @@ def test_scan_of_an_unknown_index_is_an_error(loaded):
     with pytest.raises(QueryError) as error:
         loaded.engine.scan("nowhere", "x")
     assert error.value.code == "unsupported-index"
+
+
+def test_scan_step_size_skips_terms_between_entries(loaded):
+    every = [t for t, _ in loaded.engine.scan("title", "water", count=30)]
+    stepped = [t for t, _ in loaded.engine.scan("title", "water", count=10, step=2)]
+    assert stepped == every[::3][:10]
+    around = [t for t, _ in loaded.engine.scan("title", "water", count=6, position=3, step=1)]
+    assert around[2:] == every[::2][:4] and around[:2] == sorted(around[:2]) and around[1] < "water"

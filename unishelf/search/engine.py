@@ -86,13 +86,14 @@ class Engine:
         return self.databases.get(name) or self._by_lower_name.get(name.lower())
 
     def scan(self, index: str, start: str, databases=("unicat",), count: int = 20, position: int = 1,
-             whole_field: bool = False) -> list[tuple[str, int]]:
+             whole_field: bool = False, step: int = 0) -> list[tuple[str, int]]:
         """Index terms around `start`, each with the number of records it occurs in.
 
         `position` (1-based) is where the first term at or after `start` stands in the list, so
         position 1 lists forwards and a larger one shows terms before it too, as Z39.50 Scan's
         preferredPositionInResponse asks. Words by default; whole fields (headings) on request.
-        Terms that occur in no record of the databases are left out.
+        Terms that occur in no record of the databases are left out; `step` terms are skipped
+        between two listed ones (Scan's stepSize).
         """
         with self.store.reading() as reader:
             evaluation = _Evaluation(self, reader, {})
@@ -115,8 +116,11 @@ class Engine:
                     if occurrences:
                         yield key[len(prefix):].decode("utf-8", "replace"), occurrences
 
-            before = list(itertools.islice(entries(reader.terms_before(pivot, prefix)), max(position - 1, 0)))
-            after = list(itertools.islice(entries(reader.terms_from(pivot, prefix)), max(count - len(before), 0)))
+            every = step + 1
+            before = list(itertools.islice(entries(reader.terms_before(pivot, prefix)), every - 1,
+                                           every * max(position - 1, 0), every))
+            after = list(itertools.islice(entries(reader.terms_from(pivot, prefix)), 0,
+                                          every * max(count - len(before), 0), every))
             return before[::-1] + after
 
     def scope(self, database: str) -> BitMap:
