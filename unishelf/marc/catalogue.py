@@ -9,6 +9,7 @@ change log in the caller's write transaction.
 """
 from __future__ import annotations
 
+import marshal
 from dataclasses import dataclass
 
 from . import normalize
@@ -37,8 +38,8 @@ class Prepared:
     holdings: dict[str, list[dict]]
     contributor: str | None
     keys: list[tuple[str, str]]
-    entry: dict
-    sortkeys: tuple
+    entry: bytes     # the index entry and sort keys, marshalled: sent from workers as they are stored
+    sortkeys: bytes
     terms: set[bytes] | None  # None once a loader worker has folded them into chunk postings
     record_id: int | None = None  # the id a loader set aside for it, should it be created
 
@@ -151,7 +152,8 @@ class Catalogue:
         contributor = library or next(iter(holdings), None)
         keys = self.match_keys(item.record, item.syntax, contributor)
         entry, sortkeys = self.index_entry(item.record, item.syntax, sorted(holdings))
-        return Prepared(item, holdings, contributor, keys, entry, sortkeys, self.terms(entry, item.kind))
+        return Prepared(item, holdings, contributor, keys, marshal.dumps(entry), marshal.dumps(sortkeys),
+                        self.terms(entry, item.kind))
 
     # -- writing ------------------------------------------------------------------------------
     def add(self, writer: Writer, prepared: Prepared) -> Outcome:
@@ -186,7 +188,7 @@ class Catalogue:
         writer.add_match_key(f"digest:{item.digest}", record_id)
         for code, items in holdings.items():
             writer.set_holdings(record_id, code, items)
-        writer.put_entry(record_id, prepared.entry, prepared.sortkeys)
+        writer.put_entry_blobs(record_id, prepared.entry, prepared.sortkeys)
         if prepared.terms is not None:  # else the loader adds the chunk's postings itself
             writer.index(record_id, prepared.terms, ())
         return Outcome("created", record_id)

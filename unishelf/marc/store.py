@@ -235,8 +235,11 @@ class Writer(Reader):
         self.txn.put(_SEQ.pack(record.seq), record_key(record.id), db=self.db["changes"])
 
     def put_entry(self, record_id: int, entry: dict, sortkeys: tuple):
-        self.txn.put(record_key(record_id), marshal.dumps(entry), db=self.db["entries"])
-        self.txn.put(record_key(record_id), marshal.dumps(sortkeys), db=self.db["sortkeys"])
+        self.put_entry_blobs(record_id, marshal.dumps(entry), marshal.dumps(sortkeys))
+
+    def put_entry_blobs(self, record_id: int, entry: bytes, sortkeys: bytes):
+        self.txn.put(record_key(record_id), entry, db=self.db["entries"])
+        self.txn.put(record_key(record_id), sortkeys, db=self.db["sortkeys"])
 
     def drop_entry(self, record_id: int):
         self.txn.delete(record_key(record_id), db=self.db["entries"])
