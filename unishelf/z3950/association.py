@@ -236,7 +236,7 @@ class Association:
 
     # -- Scan, Sort, Delete ---------------------------------------------------------------------
     def scan(self, request: z.ScanRequest) -> z.ScanResponse:
-        response = z.ScanResponse(reference_id=request.reference_id, step_size=0)
+        response = z.ScanResponse(reference_id=request.reference_id, step_size=request.step_size or 0)
         start = request.term_list_and_start_point
         position = request.preferred_position_in_response or 1
         try:
@@ -244,7 +244,7 @@ class Association:
             entries = self.catalog.engine.scan(
                 term.index, start.term, list(request.database_names) or ["unicat"],
                 count=request.number_of_terms_requested, position=position,
-                whole_field=term.structure == "field")
+                whole_field=term.structure == "field", step=request.step_size or 0)
         except QueryError as error:
             response.scan_status = 6
             response.nonsurrogate_diagnostics = (z.DefaultDiagnostic(DIAGNOSTICS.get(error.code, 100),
