@@ -227,7 +227,7 @@ def yaz(port, commands, user="cat/secret"):
     args = [YAZ_CLIENT] + (["-u", user] if user else [])
     result = subprocess.run(args, input=script, capture_output=True, text=True, timeout=60,
                             env={**os.environ, "LANG": "C.UTF-8"})
-    return result.stdout
+    return result.stdout + result.stderr  # yaz-client prints some records (Explain) on stderr
 
 
 @pytest.mark.skipif(YAZ_CLIENT is None, reason="yaz-client not installed (apt-get install yaz)")
@@ -266,6 +266,13 @@ class TestYazClient:
                                     input=f"charset UTF-8\nopen tcp:127.0.0.1:{port}\nquit\n").stdout
         assert "Accepted character set : UTF-8" in negotiated and "negotiationModel" in negotiated
         assert "Accepted character set" not in out
+
+    def test_explain_records_decode_in_yaz_client(self, server):
+        port, _ = server
+        out = yaz(port, ["base IR-Explain-1", "find @attrset exp1 @attr 1=1 databaseinfo", "format explain",
+                         "show 1+4"])
+        assert "Number of hits: 4," in out and "EAST" in out and "Union catalogue" in out
+        assert "ODR" not in out and "decoding error" not in out.lower()
 
     def test_wrong_credentials_are_refused(self, server):
         port, _ = server
@@ -361,3 +368,26 @@ def test_worker_processes_share_the_port_and_stop_with_serve(tmp_path):
     while worker_pids(tmp_path) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert worker_pids(tmp_path) == []
+
+
+def test_ir_explain_1_describes_the_target_databases_access_points_and_syntaxes(loaded):
+    from unishelf.z3950.ber import encode
+    from unishelf.z3950.explain import EXPLAIN_OID
+    association = opened(loaded)
+    explain = ("IR-Explain-1",)
+    databases = search(association, "@attrset exp1 @attr 1=1 databaseinfo", database_names=explain)
+    assert databases.search_status and databases.result_count == len(loaded.engine.databases)
+    one = search(association, "@attrset exp1 @and @attr 1=1 databaseinfo @attr 1=3 NORTH",
+                 database_names=explain, result_set_name="north")
+    assert one.result_count == 1
+    shown = exchange(association, z.PresentRequest(result_set_id="north", result_set_start_point=1,
+                                                   number_of_records_requested=1))
+    record = shown.records[0].record
+    assert record.direct_reference == EXPLAIN_OID and b"NORTH" in encode(record.value)
+    for category in ("targetinfo", "recordsyntaxinfo", "attributedetails"):
+        assert search(association, f"@attrset exp1 @attr 1=1 {category}", database_names=explain).result_count
+    assert search(association, "@attrset exp1 @attr 1=9 x", database_names=explain).records.condition == 114
+    other = search(association, "@attr 1=4 history")  # an ordinary search replaces the explain set
+    assert other.result_count and exchange(association, z.PresentRequest(
+        result_set_start_point=1, number_of_records_requested=1,
+        preferred_record_syntax=USMARC_OID)).number_of_records_returned == 1

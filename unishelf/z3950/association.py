@@ -21,6 +21,8 @@ from unishelf.z3950.ber import (
     CONTEXT, SINGLE_ASN1_TYPE, BERError, External, Framer, Node, boolean_content, decode, decode_external,
     encode, external_content, identifier, oid_content, tlv,
 )
+from unishelf.z3950.explain import EXPLAIN_OID, explain_external
+from unishelf.z3950.explain_db import EXPLAIN_DATABASE, ExplainQueryError, explain_entries, search_explain
 from unishelf.z3950.opac import OPAC_OID, opac_record
 
 import unishelf
@@ -66,6 +68,7 @@ class Association:
         self.message_size = limits.max_apdu
         self.record_size = limits.max_apdu
         self.set_databases: dict[str, str] = {}  # result set -> the database its records are named by
+        self.explain_sets: dict[str, list[bytes]] = {}  # result sets of IR-Explain-1: its records
 
     # -- bytes in, bytes out --------------------------------------------------------------------
     def receive(self, data: bytes) -> list[bytes]:
@@ -134,10 +137,13 @@ class Association:
         if not isinstance(request.query, z.RPNQuery):
             query_type = getattr(request.query, "query_type", 0)
             return self._failed_search(response, DIAG_QUERY_TYPE, str(query_type))
+        databases = list(request.database_names) or ["unicat"]
+        name = request.result_set_name or "default"
+        if [d.lower() for d in databases] == [EXPLAIN_DATABASE.lower()]:
+            return self._explain_search(request, response, name)
+        self.explain_sets.pop(name, None)
         try:
             tree = self.bib1.to_tree(request.query)
-            databases = list(request.database_names) or ["unicat"]
-            name = request.result_set_name or "default"
             result = self.session.search(tree, databases, name, request.replace_indicator)
             self.set_databases[name] = databases[0]
         except QueryError as error:
@@ -160,6 +166,35 @@ class Association:
         response.next_result_set_position = response.number_of_records_returned + 1
         return response
 
+    def _explain_search(self, request: z.SearchRequest, response: z.SearchResponse, name: str):
+        if name in self.explain_sets and not request.replace_indicator:
+            return self._failed_search(response, DIAGNOSTICS["result-set-exists"], name)
+        try:
+            found = search_explain(request.query, explain_entries(self.catalog))
+        except ExplainQueryError as error:
+            return self._failed_search(response, error.condition, error.addinfo)
+        self.session.delete([name])
+        self.explain_sets[name] = [entry.record for entry in found]
+        response.result_count = len(found)
+        return response
+
+    def _explain_present(self, request: z.PresentRequest, records: list[bytes]) -> z.PresentResponse:
+        response = z.PresentResponse(reference_id=request.reference_id)
+        start, count = request.result_set_start_point, request.number_of_records_requested
+        if start < 1 or count < 0 or (count and start > len(records)):
+            response.present_status = 5
+            response.records = z.DefaultDiagnostic(DIAGNOSTICS["present-out-of-range"], str(start))
+            return response
+        syntax = request.preferred_record_syntax or EXPLAIN_OID
+        chosen = records[start - 1:start - 1 + count]
+        response.records = tuple(
+            z.NamePlusRecord(EXPLAIN_DATABASE, explain_external(record) if syntax == EXPLAIN_OID
+                             else z.DefaultDiagnostic(DIAG_NOT_IN_SYNTAX, syntax))
+            for record in chosen)
+        response.number_of_records_returned = len(chosen)
+        response.next_result_set_position = start + len(chosen)
+        return response
+
     def _failed_search(self, response, condition: int, addinfo: str) -> z.SearchResponse:
         response.search_status = False
         response.result_set_status = 3  # none: no result set was created
@@ -169,6 +204,9 @@ class Association:
 
     # -- Present --------------------------------------------------------------------------------
     def present(self, request: z.PresentRequest) -> z.PresentResponse:
+        explain_records = self.explain_sets.get(request.result_set_id or "default")
+        if explain_records is not None:
+            return self._explain_present(request, explain_records)
         response = z.PresentResponse(reference_id=request.reference_id)
         try:
             ids = self.session.present(request.result_set_id or "default", request.result_set_start_point,
@@ -285,6 +323,9 @@ class Association:
     def delete(self, request: z.DeleteResultSetRequest) -> z.DeleteResultSetResponse:
         names = None if request.delete_function == 1 else list(request.result_set_list or ())
         existed = self.session.delete(names)
+        for name in list(self.explain_sets) if names is None else names:
+            if self.explain_sets.pop(name, None) is not None:
+                existed[name] = True
         statuses = tuple((name, 0 if found else 1) for name, found in existed.items())
         all_found = all(existed.values())
         return z.DeleteResultSetResponse(
