@@ -14,10 +14,15 @@ from typing import Union
 
 from unishelf.z3950.ber import (
     CONTEXT, GENERAL_STRING, INTEGER, OBJECT_IDENTIFIER, OCTET_ALIGNED, SINGLE_ASN1_TYPE,
-    UNIVERSAL, VISIBLE_STRING, BERError, External, Node, bits_content, boolean_content, decode,
-    decode_external, encode, external_content, identifier, integer_content, oid_content,
+    UNIVERSAL, VISIBLE_STRING, BERError, External, Node, bits_content, decode,
+    decode_external, encode, external_content, integer_content, oid_content,
     string_content, tlv,
 )
+from unishelf.z3950.ber import context_boolean as _bool
+from unishelf.z3950.ber import context_constructed as _cons
+from unishelf.z3950.ber import context_integer as _int
+from unishelf.z3950.ber import context_primitive as _prim
+from unishelf.z3950.ber import context_string as _text
 from unishelf.z3950.rpn import (
     Attribute, AttributesPlusTerm, Operand, Operation, Proximity, ResultSetId, RPNQuery,
 )
@@ -782,24 +787,8 @@ def decode_apdu(data: bytes) -> APDU:
 # ---------------------------------------------------------------------------------------------
 
 
-def _prim(number: int, content: bytes) -> bytes:
-    return tlv(identifier(CONTEXT, False, number), content)
 
 
-def _cons(number: int, content: bytes) -> bytes:
-    return tlv(identifier(CONTEXT, True, number), content)
-
-
-def _int(number: int, value: int) -> bytes:
-    return _prim(number, integer_content(value))
-
-
-def _bool(number: int, value: bool) -> bytes:
-    return _prim(number, boolean_content(value))
-
-
-def _text(number: int, value: str | bytes) -> bytes:
-    return _prim(number, string_content(value))
 
 
 def _oid(number: int, value: str) -> bytes:

@@ -18,8 +18,8 @@ from unishelf.search.session import Session
 from unishelf.search.tree import QueryError
 from unishelf.z3950 import apdu as z
 from unishelf.z3950.ber import (
-    CONTEXT, SINGLE_ASN1_TYPE, BERError, External, Framer, Node, boolean_content, decode, decode_external,
-    encode, external_content, identifier, oid_content, tlv,
+    CONTEXT, SINGLE_ASN1_TYPE, BERError, External, Framer, Node, context_boolean, context_constructed,
+    context_primitive, decode, decode_external, encode, external_content, oid_content, tlv,
 )
 from unishelf.z3950.explain import EXPLAIN_OID, explain_external
 from unishelf.z3950.explain_db import EXPLAIN_DATABASE, ExplainQueryError, explain_entries, search_explain
@@ -354,13 +354,11 @@ def _proposes_utf8(other_info: Node | None) -> bool:
 def _utf8_selected() -> Node:
     """otherInfo answering a negotiation: UTF-8 (ISO 10646 encoding level 1.0.10646.1.0.8) chosen,
     records in it. Z39.50-2003 Appendix 14, CharSetandLanguageNegotiation-3, TargetResponse."""
-    iso10646 = tlv(identifier(CONTEXT, True, 2), tlv(identifier(CONTEXT, False, 2), oid_content(UTF8_OID)))
-    target_response = tlv(identifier(CONTEXT, True, 2),
-                          tlv(identifier(CONTEXT, True, 1), iso10646)
-                          + tlv(identifier(CONTEXT, False, 3), boolean_content(True)))
+    iso10646 = context_constructed(2, context_primitive(2, oid_content(UTF8_OID)))
+    target_response = context_constructed(2, context_constructed(1, iso10646) + context_boolean(3, True))
     external = External(NEGOTIATION_OID, SINGLE_ASN1_TYPE, decode(target_response))
-    unit = tlv(b"\x30", tlv(identifier(CONTEXT, True, 4), external_content(external)))
-    return decode(tlv(identifier(CONTEXT, True, 201), unit))
+    unit = tlv(b"\x30", context_constructed(4, external_content(external)))
+    return decode(context_constructed(201, unit))
 
 
 def _credentials(authentication) -> tuple[str | None, str | None]:

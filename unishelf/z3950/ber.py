@@ -288,6 +288,27 @@ def encode(node: Node) -> bytes:
     return tlv(identifier(node.cls, node.constructed, node.number), content)
 
 
+def context_primitive(number: int, content: bytes) -> bytes:
+    """A context-tagged primitive (an IMPLICIT [n] of a simple type)."""
+    return tlv(identifier(CONTEXT, False, number), content)
+
+
+def context_constructed(number: int, content: bytes) -> bytes:
+    return tlv(identifier(CONTEXT, True, number), content)
+
+
+def context_integer(number: int, value: int) -> bytes:
+    return context_primitive(number, integer_content(value))
+
+
+def context_boolean(number: int, value: bool) -> bytes:
+    return context_primitive(number, boolean_content(value))
+
+
+def context_string(number: int, value: str | bytes) -> bytes:
+    return context_primitive(number, string_content(value))
+
+
 # -- EXTERNAL -------------------------------------------------------------------------------
 SINGLE_ASN1_TYPE, OCTET_ALIGNED, ARBITRARY = 0, 1, 2
 

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from unishelf.z3950.ber import (
-    CONTEXT, SINGLE_ASN1_TYPE, External, boolean_content, decode, identifier, integer_content,
-    oid_content, string_content, tlv,
-)
+from unishelf.z3950.ber import SINGLE_ASN1_TYPE, External, decode, oid_content, tlv
+from unishelf.z3950.ber import context_boolean as _bool
+from unishelf.z3950.ber import context_constructed as _cons
+from unishelf.z3950.ber import context_integer as _int
+from unishelf.z3950.ber import context_primitive as _prim
+from unishelf.z3950.ber import context_string as _text
 
 EXPLAIN_OID = "1.2.840.10003.5.100"
 
@@ -79,24 +81,9 @@ class RecordSyntaxInfo:
 # ---------------------------------------------------------------------------------------------
 
 
-def _prim(number: int, content: bytes) -> bytes:
-    return tlv(identifier(CONTEXT, False, number), content)
 
 
-def _cons(number: int, content: bytes) -> bytes:
-    return tlv(identifier(CONTEXT, True, number), content)
 
-
-def _int(number: int, value: int) -> bytes:
-    return _prim(number, integer_content(value))
-
-
-def _bool(number: int, value: bool) -> bytes:
-    return _prim(number, boolean_content(value))
-
-
-def _text(number: int, value: str) -> bytes:
-    return _prim(number, string_content(value))
 
 
 def _oid(number: int, value: str) -> bytes:

@@ -6,41 +6,37 @@ CircRecord); only the fields a union catalogue knows are written.
 """
 from __future__ import annotations
 
-from .ber import CONTEXT, External, boolean_content, external_content, identifier, string_content, tlv
+from .ber import External, context_boolean, context_constructed, context_string, external_content, tlv
 
 OPAC_OID = "1.2.840.10003.5.102"
 # HoldingsAndCircData fields (context tags) from a holdings item of the store.
 HOLDINGS_FIELDS = (("library", 8), ("location", 9), ("call_number", 11), ("note", 14))
 
 
-def _string(number: int, text: str) -> bytes:
-    return tlv(identifier(CONTEXT, False, number), string_content(text))
-
-
 def _circulation(item: dict) -> bytes:
     """CircRecord: availableNow, itemId, renewable and onHold (the three BOOLEANs are required)."""
     available = item.get("status", "").strip().lower() in ("", "0", "available", "on shelf")
-    parts = [tlv(identifier(CONTEXT, False, 1), boolean_content(available))]
+    parts = [context_boolean(1, available)]
     if item.get("status") and not available:
-        parts.append(_string(4, item["status"]))  # restrictions
+        parts.append(context_string(4, item["status"]))  # restrictions
     if item.get("barcode"):
-        parts.append(_string(5, item["barcode"]))
-    parts.append(tlv(identifier(CONTEXT, False, 6), boolean_content(True)))
-    parts.append(tlv(identifier(CONTEXT, False, 7), boolean_content(False)))
+        parts.append(context_string(5, item["barcode"]))
+    parts.append(context_boolean(6, True))
+    parts.append(context_boolean(7, False))
     return tlv(b"\x30", b"".join(parts))
 
 
 def _holdings_and_circ(library: str, item: dict) -> bytes:
     values = {"library": library, **item}
-    parts = [_string(number, values[name]) for name, number in HOLDINGS_FIELDS if values.get(name)]
-    parts.append(tlv(identifier(CONTEXT, True, 19), _circulation(item)))
-    return tlv(identifier(CONTEXT, True, 2), b"".join(parts))  # HoldingsRecord.holdingsAndCirc
+    parts = [context_string(number, values[name]) for name, number in HOLDINGS_FIELDS if values.get(name)]
+    parts.append(context_constructed(19, _circulation(item)))
+    return context_constructed(2, b"".join(parts))  # HoldingsRecord.holdingsAndCirc
 
 
 def opac_record(bibliographic: External, holdings: dict[str, list[dict]]) -> bytes:
     """OPACRecord content: the record as an EXTERNAL and one HoldingsAndCircData per item."""
-    parts = [tlv(identifier(CONTEXT, True, 1), external_content(bibliographic))]
+    parts = [context_constructed(1, external_content(bibliographic))]
     items = [_holdings_and_circ(library, item) for library, entries in sorted(holdings.items()) for item in entries]
     if items:
-        parts.append(tlv(identifier(CONTEXT, True, 2), b"".join(items)))
+        parts.append(context_constructed(2, b"".join(items)))
     return tlv(b"\x30", b"".join(parts))
