@@ -128,21 +128,23 @@ def _decode_iso2709(chunk: bytes, syntax: str, position: str) -> ReadRecord:
         valid_utf8 = True
     except UnicodeDecodeError:
         valid_utf8 = False
-    record = parse_iso2709(chunk)
     if syntax == "unimarc":
-        if not valid_utf8:
-            charset = _unimarc_charset(record)
+        if valid_utf8:
+            record = parse_iso2709(chunk)
+        else:  # 100$a, ASCII either way, names the set the rest of the record is in
+            charset = _unimarc_charset(parse_iso2709(chunk))
             encoding = UNIMARC_CHARSETS.get(charset, "latin-1")
             warnings.append(f"not UTF-8; read as {encoding} (100$a character set {charset!r})")
             record = parse_iso2709(chunk, lambda raw: raw.decode(encoding, "replace"))
-    elif leader_encoding == b"a":
+    elif leader_encoding == b"a" or chunk.isascii():
         if not valid_utf8:
             warnings.append("leader says UTF-8 but bytes are not valid UTF-8; replaced")
-    elif not chunk.isascii():
-        if valid_utf8 and b"\x1b" not in chunk:
-            warnings.append("leader/09 says MARC-8 but the bytes are UTF-8; read as UTF-8")
-        else:
-            record = parse_iso2709(chunk, _decode_marc8)
+        record = parse_iso2709(chunk)
+    elif valid_utf8 and b"\x1b" not in chunk:
+        warnings.append("leader/09 says MARC-8 but the bytes are UTF-8; read as UTF-8")
+        record = parse_iso2709(chunk)
+    else:
+        record = parse_iso2709(chunk, _decode_marc8)
     unchanged = valid_utf8 and (leader_encoding == b"a" or chunk.isascii()) and syntax == "marc21"
     raw = chunk if unchanged else write_iso2709(record, utf8_flag=syntax == "marc21")
     record.leader = raw[:24].decode("ascii")

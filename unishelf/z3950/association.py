@@ -150,7 +150,6 @@ class Association:
             return self._failed_search(response, DIAGNOSTICS.get(error.code, 100), error.subject)
         hits = len(result)
         response.result_count = hits
-        response.result_set_status = None
         if hits <= request.small_set_upper_bound:
             count, elements = hits, request.small_set_element_set_names
         elif hits < request.large_set_lower_bound:
