@@ -12,7 +12,7 @@ from unishelf.z3950.apdu import (
     SearchResponse, SortAttributes, SortField, SortKeySpec, SortRequest, SortResponse, TermInfo,
     UnsupportedAPDU, decode_apdu, encode_apdu, octet_record, sutrs_record,
 )
-from unishelf.z3950.ber import (
+from unishelf.ber import (
     CONTEXT, OCTET_ALIGNED, SINGLE_ASN1_TYPE, UNIVERSAL, BERError, Node, decode_external,
 )
 from unishelf.z3950.pqf import parse_pqf

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from unishelf.z3950 import ber
-from unishelf.z3950.ber import (
+from unishelf import ber
+from unishelf.ber import (
     ARBITRARY, CONTEXT, OCTET_ALIGNED, SINGLE_ASN1_TYPE, UNIVERSAL, BERError, External, Framer,
     Node, decode, decode_external, encode, encode_external, identifier, tlv,
 )

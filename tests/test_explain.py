@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from unishelf.z3950 import apdu, explain
-from unishelf.z3950.ber import (
+from unishelf.ber import (
     CONTEXT, SINGLE_ASN1_TYPE, UNIVERSAL, Framer, decode, decode_external, encode,
     encode_external,
 )

@@ -311,7 +311,7 @@ def test_zoomsh_searches_shows_and_scans(server):
 
 
 def test_opac_records_carry_every_librarys_holdings(loaded):
-    from unishelf.z3950.ber import decode_external
+    from unishelf.ber import decode_external
     from unishelf.z3950.opac import OPAC_OID
     association = opened(loaded)
     search(association, "@attr 1=4 history", database_names=("NORTH",))
@@ -371,7 +371,7 @@ def test_worker_processes_share_the_port_and_stop_with_serve(tmp_path):
 
 
 def test_ir_explain_1_describes_the_target_databases_access_points_and_syntaxes(loaded):
-    from unishelf.z3950.ber import encode
+    from unishelf.ber import encode
     from unishelf.z3950.explain import EXPLAIN_OID
     association = opened(loaded)
     explain = ("IR-Explain-1",)

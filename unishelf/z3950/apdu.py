@@ -12,17 +12,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Union
 
-from unishelf.z3950.ber import (
+from unishelf.ber import (
     CONTEXT, GENERAL_STRING, INTEGER, OBJECT_IDENTIFIER, OCTET_ALIGNED, SINGLE_ASN1_TYPE,
     UNIVERSAL, VISIBLE_STRING, BERError, External, Node, bits_content, decode,
     decode_external, encode, external_content, integer_content, oid_content,
     string_content, tlv,
 )
-from unishelf.z3950.ber import context_boolean as _bool
-from unishelf.z3950.ber import context_constructed as _cons
-from unishelf.z3950.ber import context_integer as _int
-from unishelf.z3950.ber import context_primitive as _prim
-from unishelf.z3950.ber import context_string as _text
+from unishelf.ber import context_boolean as _bool
+from unishelf.ber import context_constructed as _cons
+from unishelf.ber import context_integer as _int
+from unishelf.ber import context_primitive as _prim
+from unishelf.ber import context_string as _text
 from unishelf.z3950.rpn import (
     Attribute, AttributesPlusTerm, Operand, Operation, Proximity, ResultSetId, RPNQuery,
 )

@@ -17,7 +17,7 @@ from unishelf.search.bib1 import DIAGNOSTICS, Bib1Mapping
 from unishelf.search.session import Session
 from unishelf.search.tree import QueryError
 from unishelf.z3950 import apdu as z
-from unishelf.z3950.ber import (
+from unishelf.ber import (
     CONTEXT, SINGLE_ASN1_TYPE, BERError, External, Framer, Node, context_boolean, context_constructed,
     context_primitive, decode, decode_external, encode, external_content, oid_content, tlv,
 )

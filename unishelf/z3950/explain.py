@@ -16,12 +16,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from unishelf.z3950.ber import SINGLE_ASN1_TYPE, External, decode, oid_content, tlv
-from unishelf.z3950.ber import context_boolean as _bool
-from unishelf.z3950.ber import context_constructed as _cons
-from unishelf.z3950.ber import context_integer as _int
-from unishelf.z3950.ber import context_primitive as _prim
-from unishelf.z3950.ber import context_string as _text
+from unishelf.ber import SINGLE_ASN1_TYPE, External, decode, oid_content, tlv
+from unishelf.ber import context_boolean as _bool
+from unishelf.ber import context_constructed as _cons
+from unishelf.ber import context_integer as _int
+from unishelf.ber import context_primitive as _prim
+from unishelf.ber import context_string as _text
 
 EXPLAIN_OID = "1.2.840.10003.5.100"
 

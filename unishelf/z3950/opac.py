@@ -6,7 +6,7 @@ CircRecord); only the fields a union catalogue knows are written.
 """
 from __future__ import annotations
 
-from .ber import External, context_boolean, context_constructed, context_string, external_content, tlv
+from unishelf.ber import External, context_boolean, context_constructed, context_string, external_content, tlv
 
 OPAC_OID = "1.2.840.10003.5.102"
 # HoldingsAndCircData fields (context tags) from a holdings item of the store.

@@ -1,4 +1,4 @@
-"""A small, sans-I/O BER codec (ITU-T X.690) for the Z39.50 APDUs.
+"""A small, sans-I/O BER codec (ITU-T X.690) shared by the Z39.50 and ISO 10161 ILL APDUs.
 
 Decoding yields a light tree of `Node`s whose primitive contents stay raw bytes until a field is
 read, so a decoder pays only for what the APDU layer asks for. Encoding is a handful of functions
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 UNIVERSAL, APPLICATION, CONTEXT, PRIVATE = 0, 1, 2, 3
 
-# Universal tag numbers used by Z39.50.
+# Universal tag numbers used by Z39.50 and ILL.
 BOOLEAN, INTEGER, BIT_STRING, OCTET_STRING, NULL, OBJECT_IDENTIFIER = 1, 2, 3, 4, 5, 6
 EXTERNAL, ENUMERATED, SEQUENCE = 8, 10, 16
 VISIBLE_STRING, GENERALIZED_TIME, GENERAL_STRING = 26, 24, 27
