@@ -87,7 +87,9 @@ def test_delete_leaves_a_tombstone_and_a_new_change(catalog):
     with catalog.store.reading() as reader:
         tombstone = reader.record(victim)
         assert tombstone.deleted and tombstone.seq == last_seq + 1
-        assert list(reader.changes(last_seq)) == [(last_seq + 1, victim)]
+        [change] = reader.changes(last_seq)
+        assert (change.seq, change.record_id, change.deleted) == (last_seq + 1, victim, True)
+        assert change.datestamp == tombstone.datestamp
         assert reader.holdings(victim) == {}
         assert len(list(reader.changes())) == 300          # one change entry per record, latest only
 
@@ -97,8 +99,9 @@ def test_change_log_is_ordered_and_datestamps_never_go_back(catalog):
     load(catalog, [DATA / "cjk-sample.mrc"], "EAST")
     with catalog.store.reading() as reader:
         changes = list(reader.changes())
-        stamps = [reader.record(r).datestamp for _, r in changes]
-    assert [s for s, _ in changes] == sorted(s for s, _ in changes)
+        assert [c.datestamp for c in changes] == [reader.record(c.record_id).datestamp for c in changes]
+    stamps = [c.datestamp for c in changes]
+    assert [c.seq for c in changes] == sorted(c.seq for c in changes)
     assert stamps == sorted(stamps) and stamps[0].endswith("Z")
 
 

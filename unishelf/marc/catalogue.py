@@ -242,8 +242,10 @@ class Catalogue:
         for _, key in self.match_keys(self.parse_stored(stored), stored.syntax, stored.owner):
             writer.remove_match_key(key, record_id)
         writer.remove_match_key(f"digest:{stored.digest}", record_id)
-        for code in writer.holdings(record_id):
+        libraries = sorted(writer.holdings(record_id))
+        for code in libraries:
             writer.set_holdings(record_id, code, [])
+        stored.meta["libraries"] = libraries   # so OAI-PMH set harvests still see the tombstone
         stored.deleted = True
         writer.log_change(stored, stored.seq)
         writer.put_record(stored)

@@ -9,7 +9,8 @@ Named databases:
   postings   index term -> roaring bitmap of record ids
   matchkeys  union-catalogue match key (isbn:..., ctl:...) -> record ids
   holdings   record id + library code -> that library's holdings of the record
-  changes    change sequence -> record id; a record's latest change only (incremental harvesting)
+  changes    change sequence -> (record id, kind, syntax, deleted, datestamp); a record's latest
+             change only, so harvesters can walk and count it without reading records
   ill, users reserved for the ILL transactions and the user accounts
 
 LMDB gives one writer and any number of readers, across processes, that never block; a commit is
@@ -61,6 +62,18 @@ def match_key(key: str) -> bytes:
 
 def kind_key(kind: str) -> bytes:
     return (KIND_PREFIX + kind).encode("utf-8")
+
+
+@dataclass(frozen=True)
+class Change:
+    """A record's latest change, as the change log keeps it (what OAI-PMH lists and counts)."""
+
+    seq: int
+    record_id: int
+    kind: str
+    syntax: str
+    deleted: bool
+    datestamp: str
 
 
 @dataclass
@@ -197,11 +210,11 @@ class Reader:
         return _SEQ.unpack(data)[0] if data else 0
 
     def changes(self, after_seq: int = 0):
-        """(seq, record id) of the latest change of each record, in change order."""
+        """The latest `Change` of each record, in change order, after `after_seq`."""
         cursor = self.txn.cursor(db=self.db["changes"])
         if cursor.set_range(_SEQ.pack(after_seq + 1)):
             for key, value in cursor:
-                yield _SEQ.unpack(key)[0], _ID.unpack(value)[0]
+                yield Change(_SEQ.unpack(key)[0], *marshal.loads(value))
 
     def record_ids(self):
         cursor = self.txn.cursor(db=self.db["records"])
@@ -227,12 +240,20 @@ class Writer(Reader):
         self.txn.put(record_key(record.id), record.pack(), db=self.db["records"])
 
     def log_change(self, record: StoredRecord, previous_seq: int | None):
-        """Give the record a new change sequence and datestamp; drop its previous change entry."""
+        """Give the record a new change sequence and datestamp; drop its previous change entry.
+
+        Datestamps never go back, even if the clock does: harvesters find date ranges in the
+        log by bisection, which needs them in sequence order.
+        """
         if previous_seq:
             self.txn.delete(_SEQ.pack(previous_seq), db=self.db["changes"])
         record.seq = self.next_counter("seq")
-        record.datestamp = utc_now()
-        self.txn.put(_SEQ.pack(record.seq), record_key(record.id), db=self.db["changes"])
+        latest = self.txn.get(b"datestamp", db=self.db["meta"])
+        record.datestamp = max(utc_now(), latest.decode() if latest else "")
+        self.txn.put(b"datestamp", record.datestamp.encode(), db=self.db["meta"])
+        self.txn.put(_SEQ.pack(record.seq), marshal.dumps((record.id, record.kind, record.syntax,
+                                                             record.deleted, record.datestamp)),
+                     db=self.db["changes"])
 
     def put_entry(self, record_id: int, entry: dict, sortkeys: tuple):
         self.put_entry_blobs(record_id, marshal.dumps(entry), marshal.dumps(sortkeys))
