@@ -33,3 +33,34 @@ def test_config_users_need_a_proper_hash(tmp_path):
                     "access: {anonymous: false}\n")
     users = Users.from_config(load_config(path))
     assert users.authenticate("x", "p").has("cataloguer") and users.authenticate(None, None) is None
+
+
+def test_user_commands_keep_accounts_in_the_store_as_hashes(tmp_path):
+    import subprocess
+    import sys
+
+    from conftest import REPO, make_catalog
+
+    def unishelf(*args, stdin=""):
+        return subprocess.run([sys.executable, "-m", "unishelf.cli", "--data-dir", str(tmp_path), "user", *args],
+                              input=stdin, capture_output=True, text=True, cwd=REPO)
+
+    added = unishelf("add", "alice", "--role", "cataloguer", "--library", "NORTH", "--password-stdin", stdin="s3cret\n")
+    assert added.returncode == 0, added.stderr
+    assert unishelf("add", "bob", "--role", "searcher", "--library", "NOWHERE", "--password-stdin",
+                    stdin="x\n").returncode == 2
+    listed = unishelf("list").stdout
+    assert "alice" in listed and "cataloguer" in listed and "NORTH" in listed and "s3cret" not in listed
+    catalog = make_catalog(tmp_path)
+    try:
+        with catalog.store.reading() as reader:
+            assert reader.user("alice")["password_hash"].startswith("pbkdf2_sha256$")
+        users = Users.from_config(catalog.config, catalog.store)
+        alice = users.authenticate("alice", "s3cret")
+        assert alice.has("cataloguer") and alice.library == "NORTH"
+        assert users.authenticate("alice", "wrong") is None
+        assert unishelf("remove", "alice").returncode == 0
+        assert users.authenticate("alice", "s3cret") is None       # takes effect without a restart
+        assert unishelf("remove", "alice").returncode == 1
+    finally:
+        catalog.close()

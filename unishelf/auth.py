@@ -47,19 +47,32 @@ ANONYMOUS = User("anonymous", frozenset({"searcher"}))
 
 
 class Users:
-    def __init__(self, entries: list[dict], anonymous: bool):
+    """The users of config and of the store (`unishelf user add`); the store's are read at each
+    login, so accounts added or removed take effect without a restart. A name in both is the
+    store's."""
+
+    def __init__(self, entries: list[dict], anonymous: bool, store=None):
         self.entries = {e["name"]: e for e in entries}
         self.anonymous = anonymous
+        self.store = store
 
     @classmethod
-    def from_config(cls, config) -> "Users":
-        return cls(config["users"], bool(config["access"]["anonymous"]))
+    def from_config(cls, config, store=None) -> "Users":
+        return cls(config["users"], bool(config["access"]["anonymous"]), store)
+
+    def entry(self, name: str) -> dict | None:
+        if self.store is not None:
+            with self.store.reading() as reader:
+                stored = reader.user(name)
+            if stored is not None:
+                return stored
+        return self.entries.get(name)
 
     def authenticate(self, name: str | None, password: str | None) -> User | None:
         """The user these credentials name; anonymous (no name) only where config allows it."""
         if not name:
             return ANONYMOUS if self.anonymous else None
-        entry = self.entries.get(name)
+        entry = self.entry(name)
         if entry is None or not verify_password(password or "", entry.get("password_hash", "")):
             return None
         return User(name, frozenset(entry.get("roles", ["searcher"])), entry.get("library"))

@@ -5,6 +5,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from . import cli_user
 from .app import open_catalog
 from .config import ConfigError, load_config
 from .marc.catalogue import Catalogue
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--database", action="append", help="default unicat; may be repeated")
     search.add_argument("--limit", type=int, default=10, help="records to show (default 10)")
     search.set_defaults(handler=cmd_search)
+    cli_user.register(commands)
     return parser
 
 

@@ -11,7 +11,8 @@ Named databases:
   holdings   record id + library code -> that library's holdings of the record
   changes    change sequence -> (record id, kind, syntax, deleted, datestamp); a record's latest
              change only, so harvesters can walk and count it without reading records
-  ill, users reserved for the ILL transactions and the user accounts
+  users      user name -> password hash, roles and library (`unishelf user add`; config users too)
+  ill        reserved for the ILL transactions
 
 LMDB gives one writer and any number of readers, across processes, that never block; a commit is
 on disk before `commit` returns, so what was acknowledged survives kill -9. Open the environment
@@ -216,6 +217,14 @@ class Reader:
             for key, value in cursor:
                 yield Change(_SEQ.unpack(key)[0], *marshal.loads(value))
 
+    def user(self, name: str) -> dict | None:
+        data = self.txn.get(name.encode("utf-8"), db=self.db["users"])
+        return marshal.loads(data) if data else None
+
+    def users(self) -> list[dict]:
+        cursor = self.txn.cursor(db=self.db["users"])
+        return [marshal.loads(value) for value in cursor.iternext(keys=False, values=True)]
+
     def record_ids(self):
         cursor = self.txn.cursor(db=self.db["records"])
         for key in cursor.iternext(keys=True, values=False):
@@ -235,6 +244,12 @@ class Writer(Reader):
         value = self.counter(name) + 1
         self.txn.put(name.encode(), _SEQ.pack(value), db=self.db["meta"])
         return value
+
+    def put_user(self, entry: dict):
+        self.txn.put(entry["name"].encode("utf-8"), marshal.dumps(entry), db=self.db["users"])
+
+    def remove_user(self, name: str) -> bool:
+        return self.txn.delete(name.encode("utf-8"), db=self.db["users"])
 
     def put_record(self, record: StoredRecord):
         self.txn.put(record_key(record.id), record.pack(), db=self.db["records"])

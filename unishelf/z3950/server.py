@@ -58,7 +58,7 @@ class Z3950Factory(protocol.ServerFactory):
 def factory_from_config(catalog) -> Z3950Factory:
     config = catalog.config
     limits = Limits(max_apdu=config.limit("apdu_size"), max_result_sets=config.limit("result_sets"))
-    return Z3950Factory(catalog, Users.from_config(config), limits, config.limit("connections"),
+    return Z3950Factory(catalog, Users.from_config(config, catalog.store), limits, config.limit("connections"),
                         config.limit("idle_timeout"))
 
 
