@@ -8,10 +8,12 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
 from pyroaring import BitMap
 
 from conftest import DATA, load, make_catalog
 from unishelf.marc.reading import read_file
+from unishelf.marc.store import Store, StoreFormatError
 from unishelf.z3950.pqf import parse_pqf
 
 REPO = Path(__file__).resolve().parent.parent
@@ -183,3 +185,14 @@ def test_worker_processes_index_exactly_like_the_single_process_loader(tmp_path,
         catalog.close()
     assert postings[0][1] == postings[1][1] > 450
     assert postings[0][0] == postings[1][0]
+
+
+def test_a_store_of_an_older_format_is_refused_with_a_clear_message(tmp_path):
+    store = Store(tmp_path / "store")
+    with store.writing() as writer:
+        writer.txn.put(b"format", b"1", db=writer.db["meta"])
+    store.close()
+    with pytest.raises(StoreFormatError, match="older unishelf"):
+        Store(tmp_path / "store")
+    with pytest.raises(StoreFormatError):
+        Store(tmp_path / "store", readonly=True)

@@ -5,12 +5,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import cli_user
+from . import cli_history, cli_user
 from .app import open_catalog
 from .config import ConfigError, load_config
 from .marc.catalogue import Catalogue
 from .marc.loader import Loader, print_progress
-from .marc.store import term_key
+from .marc.store import StoreFormatError, term_key
 from .marc.marcxml import collection_end, collection_start, record_xml
 from .marc.reading import FORMATS
 from .search.bib1 import DIAGNOSTICS
@@ -33,7 +33,11 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as error:
         print(f"unishelf: invalid configuration: {error}", file=sys.stderr)
         return 2
-    return args.handler(config, args)
+    try:
+        return args.handler(config, args)
+    except StoreFormatError as error:
+        print(f"unishelf: {error}", file=sys.stderr)
+        return 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -76,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("--limit", type=int, default=10, help="records to show (default 10)")
     search.set_defaults(handler=cmd_search)
     cli_user.register(commands)
+    cli_history.register(commands)
     return parser
 
 

@@ -181,7 +181,31 @@ def _validate(data: dict, source):
     for name, database in data["databases"].items():
         if not isinstance(database, dict) or database.get("kind") not in ("bib", "authority"):
             raise ConfigError(source, f"databases.{name}.kind", "must be bib or authority")
+    _validate_oai(data["oai"], source)
+    if data["cataloguing"]["on_duplicate"] not in ("attach", "refuse"):
+        raise ConfigError(source, "cataloguing.on_duplicate", "must be attach or refuse")
+    for syntax, tags in data["cataloguing"]["required_fields"].items():
+        if not isinstance(tags, list) or not all(re.fullmatch(r"\d{3}", str(t)) for t in tags):
+            raise ConfigError(source, f"cataloguing.required_fields.{syntax}", "must be a list of tags like \"245\"")
     from .marc.catalogue import MATCH_RULES
     for rule in data["matching"]["rules"]:
         if rule not in MATCH_RULES:
             raise ConfigError(source, "matching.rules", f"{rule!r} is not one of {', '.join(MATCH_RULES)}")
+
+
+def _validate_oai(oai: dict, source):
+    if not re.fullmatch(r"[a-zA-Z][a-zA-Z0-9-]*(\.[a-zA-Z][a-zA-Z0-9-]*)+", oai["repository_identifier"]):
+        raise ConfigError(source, "oai.repository_identifier", "must be a domain name such as catalogue.example.org")
+    if not oai["admin_email"] or not all("@" in str(e) for e in oai["admin_email"]):
+        raise ConfigError(source, "oai.admin_email", "must list at least one e-mail address")
+    for key in ("page_size", "token_ttl"):
+        if not isinstance(oai[key], int) or oai[key] < 1:
+            raise ConfigError(source, f"oai.{key}", f"{oai[key]!r} is not a positive number")
+    for i, spec in enumerate(oai["sets"]):
+        where = f"oai.sets[{i}]"
+        if not isinstance(spec, dict) or set(spec) != {"spec", "name", "query"}:
+            raise ConfigError(source, where, "needs exactly spec, name and query")
+        if not re.fullmatch(r"[A-Za-z0-9_.!~*'()-]+(:[A-Za-z0-9_.!~*'()-]+)*", str(spec["spec"])):
+            raise ConfigError(source, f"{where}.spec", f"{spec['spec']!r} is not a setSpec")
+        if str(spec["spec"]).split(":")[0] in ("library", "type"):
+            raise ConfigError(source, f"{where}.spec", "library: and type: are the built-in sets")

@@ -158,23 +158,47 @@ class Catalogue:
     # -- writing ------------------------------------------------------------------------------
     def add(self, writer: Writer, prepared: Prepared) -> Outcome:
         """Store a bibliographic or authority record (see `prepare`) as new, update or merge."""
-        item, holdings, contributor, keys = (prepared.item, prepared.holdings, prepared.contributor,
-                                             prepared.keys)
-        same_bytes = writer.match(f"digest:{item.digest}")
+        match = self._match(writer, prepared)
+        if match is None:
+            return self._create(writer, prepared)
+        how, stored = match
+        if how == "replace":
+            return self._replace(writer, stored, prepared.item, prepared.keys, prepared.holdings)
+        return self._attach(writer, stored.id, prepared.holdings)
+
+    def find_match(self, reader, prepared: Prepared) -> int | None:
+        """The record that `add` would update or attach this one to, if any."""
+        match = self._match(reader, prepared)
+        return match[1].id if match else None
+
+    def _match(self, reader, prepared: Prepared) -> tuple[str, StoredRecord] | None:
+        """("replace" | "attach", the stored record) for a contributed record, or None: a new one."""
+        item, contributor = prepared.item, prepared.contributor
+        same_bytes = reader.match(f"digest:{item.digest}")
         if same_bytes:
-            return self._attach(writer, same_bytes[0], holdings)
-        for rule, key in keys:
-            for candidate in writer.match(key):
-                stored = writer.record(candidate)
+            return "attach", reader.record(same_bytes[0])
+        for rule, key in prepared.keys:
+            for candidate in reader.match(key):
+                stored = reader.record(candidate)
                 if stored is None or stored.deleted or stored.kind != item.kind:
                     continue
                 if rule == "control":
-                    if stored.owner in (None, contributor):
-                        return self._replace(writer, stored, item, keys, holdings)
-                    return self._attach(writer, candidate, holdings)
+                    return ("replace" if stored.owner in (None, contributor) else "attach"), stored
                 if stored.owner != contributor:
-                    return self._attach(writer, candidate, holdings)
-        return self._create(writer, prepared)
+                    return "attach", stored
+        return None
+
+    def replace(self, writer, stored: StoredRecord, item: ReadRecord, library: str | None) -> Outcome:
+        """A new version of a stored record; of the holdings it carries only `library`'s count."""
+        keys = self.match_keys(item.record, item.syntax, stored.owner)
+        carried = self.holdings_of(item.record, None).get(library) if library else None
+        return self._replace(writer, stored, item, keys, {library: carried} if carried else {})
+
+    def remove_holdings(self, writer, record_id: int, library: str) -> Outcome:
+        writer.set_holdings(record_id, library, [])
+        stored = writer.record(record_id)
+        self._reindex(writer, stored, self.parse_stored(stored), sorted(writer.holdings(record_id)))
+        return Outcome("updated", record_id)
 
     def _create(self, writer, prepared: Prepared) -> Outcome:
         item, holdings = prepared.item, prepared.holdings

@@ -84,7 +84,7 @@ def raw_records(path: str | Path, fmt: str = "auto") -> Iterator[RawRecord]:
     if path.stat().st_size == 0:
         return
     with open(path, "rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-        syntax = fmt if fmt in ("marc21", "unimarc") else _guess_file_syntax(
+        syntax = fmt if fmt in ("marc21", "unimarc") else guess_file_syntax(
             chunk for _, chunk in itertools.islice(split_records(data), 50))
         for number, (offset, chunk) in enumerate(split_records(data), 1):
             yield RawRecord(f"record {number} at byte {offset}", chunk, "iso2709", syntax)
@@ -163,7 +163,7 @@ def _guess_syntax(record: MarcRecord) -> str:
     return "marc21"
 
 
-def _guess_file_syntax(chunks) -> str:
+def guess_file_syntax(chunks) -> str:
     votes = {"marc21": 0, "unimarc": 0}
     for chunk in chunks:
         try:

@@ -11,6 +11,8 @@ Named databases:
   holdings   record id + library code -> that library's holdings of the record
   changes    change sequence -> (record id, kind, syntax, deleted, datestamp); a record's latest
              change only, so harvesters can walk and count it without reading records
+  history    record id + change sequence -> who changed the record, how, and the versions
+             before and after (catalogue updates through Z39.50; `unishelf history ID`)
   users      user name -> password hash, roles and library (`unishelf user add`; config users too)
   ill        reserved for the ILL transactions
 
@@ -32,7 +34,8 @@ import lmdb
 from pyroaring import BitMap
 
 DATABASES = ("meta", "records", "entries", "sortkeys", "postings", "matchkeys", "holdings",
-             "changes", "ill", "users")
+             "changes", "history", "ill", "users")
+FORMAT = b"2"   # raised whenever what the databases hold changes shape
 SEP = "\x1f"
 ALL_KEY = b"\x00all"             # every live record
 KIND_PREFIX = "\x00kind" + SEP   # live records of a kind: bib, authority
@@ -99,6 +102,10 @@ class StoredRecord:
         return cls(record_id, *marshal.loads(data))
 
 
+class StoreFormatError(Exception):
+    """The store was written by a version of unishelf that kept its data in another shape."""
+
+
 class Store:
     def __init__(self, path: str | Path, map_size: int = 8 << 30, readonly: bool = False):
         self.path = Path(path)
@@ -107,10 +114,26 @@ class Store:
         self.env = lmdb.open(str(self.path), map_size=map_size, max_dbs=len(DATABASES) + 2,
                              readonly=readonly, max_readers=512, readahead=False,
                              lock=True, subdir=True, create=not readonly)
-        # Handles opened in a committed transaction stay valid for the environment's life.
-        self.db = {name: self.env.open_db(name.encode(), create=not readonly, dupsort=name == "matchkeys")
-                   for name in DATABASES}
+        try:
+            # Handles opened in a committed transaction stay valid for the environment's life.
+            self.db = {name: self.env.open_db(name.encode(), create=not readonly, dupsort=name == "matchkeys")
+                       for name in DATABASES}
+            self._check_format(readonly)
+        except (lmdb.NotFoundError, StoreFormatError):
+            self.env.close()
+            raise StoreFormatError(f"{self.path} was written by an older unishelf (store format "
+                                   f"{FORMAT.decode()} is needed): move it away and load the records again") from None
         self.pid = os.getpid()
+
+    def _check_format(self, readonly: bool):
+        with self.env.begin(write=not readonly) as txn:
+            found = txn.get(b"format", db=self.db["meta"])
+            if found == FORMAT:
+                return
+            if found is None and not readonly and txn.stat(self.db["records"])["entries"] == 0:
+                txn.put(b"format", FORMAT, db=self.db["meta"])
+                return
+        raise StoreFormatError(found)
 
     def close(self):
         self.env.close()
@@ -225,6 +248,18 @@ class Reader:
         cursor = self.txn.cursor(db=self.db["users"])
         return [marshal.loads(value) for value in cursor.iternext(keys=False, values=True)]
 
+    def history(self, record_id: int) -> list[dict]:
+        """The recorded changes of a record, oldest first."""
+        prefix = record_key(record_id)
+        cursor = self.txn.cursor(db=self.db["history"])
+        entries = []
+        if cursor.set_range(prefix):
+            for key, value in cursor:
+                if not key.startswith(prefix):
+                    break
+                entries.append(marshal.loads(value))
+        return entries
+
     def record_ids(self):
         cursor = self.txn.cursor(db=self.db["records"])
         for key in cursor.iternext(keys=True, values=False):
@@ -244,6 +279,10 @@ class Writer(Reader):
         value = self.counter(name) + 1
         self.txn.put(name.encode(), _SEQ.pack(value), db=self.db["meta"])
         return value
+
+    def add_history(self, record_id: int, entry: dict):
+        """Keep one change of a record (entry holds its seq, datestamp, user, action, versions)."""
+        self.txn.put(record_key(record_id) + _SEQ.pack(entry["seq"]), marshal.dumps(entry), db=self.db["history"])
 
     def put_user(self, entry: dict):
         self.txn.put(entry["name"].encode("utf-8"), marshal.dumps(entry), db=self.db["users"])
