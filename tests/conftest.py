@@ -1,6 +1,11 @@
 """Shared fixtures: the shipped test data and catalogues loaded into temporary stores."""
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -10,6 +15,7 @@ from unishelf.config import load_config
 from unishelf.marc.loader import Loader
 
 DATA = Path(__file__).parent / "data"
+REPO = Path(__file__).resolve().parent.parent
 
 
 def make_catalog(tmp_path: Path, **overrides):
@@ -40,3 +46,37 @@ def loaded(tmp_path_factory):
     load(catalog, [DATA / "unimarc-sample.mrc"], "CENTRAL", fmt="unimarc")
     yield catalog
     catalog.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextmanager
+def serving(data_dir: Path, config: Path, output=subprocess.DEVNULL):
+    """`unishelf serve` on free ports; yields the ports ({"z3950": N, "http": N}) once it listens."""
+    ports = {"z3950": free_port(), "http": free_port(), "ill": free_port()}
+    process = subprocess.Popen([sys.executable, "-m", "unishelf.cli", "--config", str(config), "--data-dir",
+                                str(data_dir), "serve"] + [f"--{name}-port={port}"
+                                                           for name, port in ports.items()],
+                               cwd=REPO, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        waiting = {"z3950", "http"}
+        while waiting and time.monotonic() < deadline and process.poll() is None:
+            for name in list(waiting):
+                with socket.socket() as attempt:
+                    if attempt.connect_ex(("127.0.0.1", ports[name])) == 0:
+                        waiting.discard(name)
+            time.sleep(0.05)
+        assert not waiting, f"unishelf serve did not start (exit {process.poll()})"
+        yield ports, process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

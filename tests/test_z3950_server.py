@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -12,7 +11,7 @@ from pathlib import Path
 import pytest
 from twisted.internet.testing import StringTransport
 
-from conftest import DATA, load, make_catalog
+from conftest import DATA, REPO, free_port, load, make_catalog, serving
 from unishelf.auth import Users, hash_password
 from unishelf.z3950 import apdu as z
 from unishelf.z3950.association import USMARC_OID, XML_OIDS, Association, Limits
@@ -20,7 +19,6 @@ from unishelf.z3950.pqf import parse_pqf
 from unishelf.z3950.rpn import Attribute
 from unishelf.z3950.server import Z3950Factory
 
-REPO = Path(__file__).resolve().parent.parent
 USERS = [{"name": "cat", "password_hash": hash_password("secret", iterations=1000), "roles": ["cataloguer"]}]
 
 
@@ -205,21 +203,8 @@ def server(tmp_path_factory):
     config.write_text(f"users: [{{name: cat, password_hash: '{USERS[0]['password_hash']}', roles: [cataloguer]}}]\n"
                       "access: {anonymous: false}\n"
                       "libraries: [{code: NORTH}, {code: EAST}]\n")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    process = subprocess.Popen([sys.executable, "-m", "unishelf.cli", "--config", str(config), "--data-dir",
-                                str(data_dir), "serve", "--z3950-port", str(port)], cwd=REPO,
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as attempt:
-            if attempt.connect_ex(("127.0.0.1", port)) == 0:
-                break
-        time.sleep(0.1)
-    yield port, make_catalog(data_dir)
-    process.terminate()
-    process.wait(timeout=10)
+    with serving(data_dir, config) as (ports, _):
+        yield ports["z3950"], make_catalog(data_dir)
 
 
 def yaz(port, commands, user="cat/secret"):
@@ -335,7 +320,7 @@ def worker_pids(data_dir) -> list[int]:
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
         except OSError:
             continue
-        if b"unishelf.z3950.worker" in command and str(data_dir).encode() in command:
+        if b"unishelf.worker" in command and str(data_dir).encode() in command:
             pids.append(int(entry.name))
     return pids
 
@@ -345,14 +330,12 @@ def test_worker_processes_share_the_port_and_stop_with_serve(tmp_path):
     catalog = make_catalog(tmp_path)
     load(catalog, [DATA / "marc21-utf8-sample.mrc"], "NORTH")
     catalog.close()
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     config = tmp_path / "unishelf.yaml"
-    config.write_text("listen: {z3950_workers: 3}\nlibraries: [{code: NORTH}]\n")
+    config.write_text("listen: {workers: 3}\nlibraries: [{code: NORTH}]\n")
     serve = subprocess.Popen([sys.executable, "-m", "unishelf.cli", "--config", str(config), "--data-dir",
-                              str(tmp_path), "serve", "--z3950-port", str(port)], cwd=REPO,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                              str(tmp_path), "serve", "--z3950-port", str(port), "--http-port", str(free_port())],
+                             cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
         while len(worker_pids(tmp_path)) < 2 and time.monotonic() < deadline:

@@ -196,8 +196,8 @@ def _validate(data: dict, source):
 def _validate_oai(oai: dict, source):
     if not re.fullmatch(r"[a-zA-Z][a-zA-Z0-9-]*(\.[a-zA-Z][a-zA-Z0-9-]*)+", oai["repository_identifier"]):
         raise ConfigError(source, "oai.repository_identifier", "must be a domain name such as catalogue.example.org")
-    if not oai["admin_email"] or not all("@" in str(e) for e in oai["admin_email"]):
-        raise ConfigError(source, "oai.admin_email", "must list at least one e-mail address")
+    if not oai["admin_email"] or not all(re.fullmatch(r"\S+@(\S+\.)+\S+", str(e)) for e in oai["admin_email"]):
+        raise ConfigError(source, "oai.admin_email", "must list e-mail addresses (user@domain.tld)")
     for key in ("page_size", "token_ttl"):
         if not isinstance(oai[key], int) or oai[key] < 1:
             raise ConfigError(source, f"oai.{key}", f"{oai[key]!r} is not a positive number")

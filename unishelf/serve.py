@@ -1,21 +1,27 @@
-"""`unishelf serve`: one Twisted reactor hosting every protocol daemon over the shared store.
+"""`unishelf serve`: the protocol daemons over the shared store, in `listen.workers` processes.
 
-Each protocol package registers its listener in `DAEMONS` as it is built: Z39.50 now; SRU and
-OAI-PMH over HTTP and ISO ILL as their issues are done.
+The daemons that answer requests from the store (Z39.50, and HTTP for OAI-PMH and SRU) listen
+here; `listen.workers - 1` more processes (unishelf.worker) accept on the same sockets, so every
+core serves. The ISO ILL daemon, which keeps transactions moving, will run in this process only.
 """
 from __future__ import annotations
 
 import logging
+import os
+import sys
+from pathlib import Path
 
-from twisted.internet import reactor
+from twisted.internet import protocol, reactor
 
+from . import http
 from .app import open_catalog
 from .config import Config
-
 from .z3950 import server as z3950_server
 
-# name -> function(catalog, reactor) that starts listening and returns a description
-DAEMONS: dict = {"z3950": z3950_server.start}
+# name -> function(catalog) that makes the daemon's Twisted factory (or twisted.web Site)
+SHARED_DAEMONS: dict = {"z3950": z3950_server.factory_from_config, "http": http.site}
+DESCRIPTIONS = {"z3950": "Z39.50 on {host}:{port}",
+                "http": "HTTP on {host}:{port}: OAI-PMH at /oai, SRU at /sru/<database>"}
 
 
 def serve(config: Config) -> int:
@@ -23,9 +29,31 @@ def serve(config: Config) -> int:
     log = logging.getLogger("unishelf")
     catalog = open_catalog(config)
     log.info("store %s: %d records in unicat", config.store_path, catalog.engine.count("unicat"))
-    for name, start in DAEMONS.items():
-        log.info("%s listening: %s", name, start(catalog, reactor))
-    log.info("serving; Ctrl-C stops")
+    listen = config["listen"]
+    ports = {name: reactor.listenTCP(listen[f"{name}_port"], make(catalog), interface=listen["host"])
+             for name, make in SHARED_DAEMONS.items()}
+    for name, port in ports.items():
+        address = port.getHost()
+        log.info("%s", DESCRIPTIONS[name].format(host=address.host, port=address.port))
+    workers = [_spawn_worker(config, {name: port.fileno() for name, port in ports.items()})
+               for _ in range(listen["workers"] - 1)]
+    reactor.addSystemEventTrigger("before", "shutdown", lambda: [w.transport.closeStdin() for w in workers])
+    log.info("serving in %d processes; Ctrl-C stops", len(workers) + 1)
     reactor.run()
     catalog.close()
     return 0
+
+
+class _WorkerProcess(protocol.ProcessProtocol):
+    """A worker's stdin is its lifeline: closing it (or our exit) stops the worker."""
+
+
+def _spawn_worker(config: Config, fds: dict[str, int]) -> _WorkerProcess:
+    worker = _WorkerProcess()
+    arguments = [sys.executable, "-m", "unishelf.worker", "--data-dir", str(config.data_dir.resolve())]
+    arguments += [f"--listen={name}={fd}" for name, fd in fds.items()]
+    if isinstance(config.source, Path):
+        arguments += ["--config", str(config.source.resolve())]
+    reactor.spawnProcess(worker, sys.executable, arguments, env=os.environ,
+                         childFDs={0: "w", 1: 1, 2: 2, **{fd: fd for fd in fds.values()}})
+    return worker

@@ -1,33 +1,62 @@
-"""MARCXML (MARC21 slim) output, safe for XML 1.0 whatever bytes the MARC record held."""
+"""MARCXML (MARC21 slim) output, valid against MARC21slim.xsd whatever the MARC record held.
+
+Real records break the schema's patterns: leaders with '^' or '3' in the indicator count,
+indicators outside [0-9a-z ], subfield codes that are not ASCII, data fields without subfields,
+characters XML 1.0 forbids. Harvesters and SRU clients that validate reject a whole response
+for one such record, so the output is mended: leader positions the schema constrains are
+reset to a legal value, bad indicators become blanks, and what cannot be written (a subfield
+with an illegal code, a field with an illegal tag or no subfields) is left out.
+"""
 from __future__ import annotations
 
-from xml.sax.saxutils import escape, quoteattr
+import re
+from xml.sax.saxutils import escape
 
 from .reading import XML_FORBIDDEN
 from .record import MarcRecord
 
 MARCXML_NS = "http://www.loc.gov/MARC21/slim"
+_CONTROL_TAG = re.compile(r"00[1-9A-Za-z]")
+_DATA_TAG = re.compile(r"0[1-9A-Z][0-9A-Z]|0[1-9a-z][0-9a-z]|[1-9A-Z][0-9A-Z]{2}|[1-9a-z][0-9a-z]{2}")
+_INDICATOR = re.compile(r"[\da-z ]")
+_CODE = re.compile(r"[\dA-Za-z!\"#$%&'()*+,\-./:;<=>?{}_^`~\[\]\\]")
+_ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+# leader/00-19 -> (the characters MARC21slim.xsd allows there, the stand-in for any other)
+_LEADER_RULES = ([("0123456789 ", " ")] * 5 + [(_ALNUM + " ", " "), (_ALNUM, "a")] + [(_ALNUM + " ", " ")] * 3
+                 + [("2 ", "2")] * 2 + [("0123456789 ", " ")] * 5 + [(_ALNUM + " ", " ")] * 3)
+
+
+def valid_leader(leader: str) -> str:
+    leader = leader.ljust(24)[:24]
+    mended = "".join(c if c in allowed else stand_in for c, (allowed, stand_in) in zip(leader, _LEADER_RULES))
+    return mended + (leader[20:] if leader[20:] in ("4500", "    ") else "4500")
 
 
 def _text(value: str) -> str:
     return escape(XML_FORBIDDEN.sub(" ", value))
 
 
-def record_xml(record: MarcRecord, namespace: bool = True) -> str:
-    """One <record> element; with `namespace`, it declares the MARC21 slim namespace itself."""
-    parts = [f'<record xmlns="{MARCXML_NS}">' if namespace else "<record>",
-             f"<leader>{_text(record.leader)}</leader>"]
+def record_xml(record: MarcRecord, namespace: bool = True, schema_location: str = "") -> str:
+    """One <record> element; with `namespace`, it declares the MARC21 slim namespace itself, and
+    with `schema_location` also where its schema is (OAI-PMH asks that of metadata roots)."""
+    if schema_location:
+        start = (f'<record xmlns="{MARCXML_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+                 f'xsi:schemaLocation="{MARCXML_NS} {schema_location}">')
+    else:
+        start = f'<record xmlns="{MARCXML_NS}">' if namespace else "<record>"
+    parts = [start, f"<leader>{valid_leader(record.leader)}</leader>"]
+    data_fields = []
     for field in record.fields:
-        tag = quoteattr(XML_FORBIDDEN.sub(" ", field.tag))
         if field.value is not None:
-            parts.append(f"<controlfield tag={tag}>{_text(field.value)}</controlfield>")
+            if _CONTROL_TAG.fullmatch(field.tag):
+                parts.append(f'<controlfield tag="{field.tag}">{_text(field.value)}</controlfield>')
             continue
-        ind1 = quoteattr(XML_FORBIDDEN.sub(" ", field.indicators[0]))
-        ind2 = quoteattr(XML_FORBIDDEN.sub(" ", field.indicators[1]))
-        parts.append(f"<datafield tag={tag} ind1={ind1} ind2={ind2}>")
-        parts.extend(f"<subfield code={quoteattr(XML_FORBIDDEN.sub(' ', code))}>{_text(value)}</subfield>"
-                     for code, value in field.subfields)
-        parts.append("</datafield>")
+        subfields = "".join(f'<subfield code="{escape(code, {chr(34): "&quot;"})}">{_text(value)}</subfield>'
+                            for code, value in field.subfields if _CODE.fullmatch(code))
+        if subfields and _DATA_TAG.fullmatch(field.tag):
+            ind1, ind2 = (c if _INDICATOR.fullmatch(c) else " " for c in field.indicators.ljust(2)[:2])
+            data_fields.append(f'<datafield tag="{field.tag}" ind1="{ind1}" ind2="{ind2}">{subfields}</datafield>')
+    parts.extend(data_fields)
     parts.append("</record>")
     return "".join(parts)
 

@@ -1,10 +1,6 @@
 """Z39.50 on Twisted: a thin adapter moving bytes between TCP and an `Association`."""
 from __future__ import annotations
 
-import os
-import sys
-from pathlib import Path
-
 from twisted.internet import protocol
 from twisted.protocols.policies import TimeoutMixin
 
@@ -60,29 +56,3 @@ def factory_from_config(catalog) -> Z3950Factory:
     limits = Limits(max_apdu=config.limit("apdu_size"), max_result_sets=config.limit("result_sets"))
     return Z3950Factory(catalog, Users.from_config(config, catalog.store), limits, config.limit("connections"),
                         config.limit("idle_timeout"))
-
-
-def start(catalog, reactor) -> str:
-    """Listen, and start `listen.z3950_workers - 1` more processes accepting on the same socket."""
-    config = catalog.config
-    port = reactor.listenTCP(config["listen"]["z3950_port"], factory_from_config(catalog),
-                             interface=config["listen"]["host"])
-    workers = [_spawn_worker(reactor, config, port.fileno()) for _ in range(config["listen"]["z3950_workers"] - 1)]
-    reactor.addSystemEventTrigger("before", "shutdown", lambda: [w.transport.closeStdin() for w in workers])
-    address = port.getHost()
-    return f"Z39.50 on {address.host}:{address.port} ({len(workers) + 1} processes)"
-
-
-class _WorkerProcess(protocol.ProcessProtocol):
-    """A worker's stdin is its lifeline: closing it (or our exit) stops the worker."""
-
-
-def _spawn_worker(reactor, config, fd: int) -> _WorkerProcess:
-    worker = _WorkerProcess()
-    arguments = [sys.executable, "-m", "unishelf.z3950.worker", "--data-dir", str(config.data_dir.resolve()),
-                 "--fd", str(fd)]
-    if isinstance(config.source, Path):
-        arguments += ["--config", str(config.source.resolve())]
-    reactor.spawnProcess(worker, sys.executable, arguments, env=os.environ,
-                         childFDs={0: "w", 1: 1, 2: 2, fd: fd})
-    return worker

@@ -1,10 +1,12 @@
-"""An extra Z39.50 worker process: it accepts on the listening socket `unishelf serve` made and
-passed down, with its own LMDB environment (opened after the process started, as LMDB needs).
+"""An extra serving process: it accepts on the listening sockets `unishelf serve` made and passed
+down (Z39.50 and HTTP), with its own LMDB environment, opened after the process started, as
+LMDB needs.
 
 One Python process answers one request at a time; the kernel spreads new connections over the
-workers, so a machine's cores all serve. A worker stops when `serve` goes away (its stdin closes).
+processes, so a machine's cores all serve. A worker stops when `serve` goes away (its stdin
+closes).
 
-    python -m unishelf.z3950.worker --config FILE --data-dir DIR --fd N
+    python -m unishelf.worker --config FILE --data-dir DIR --listen z3950=FD --listen http=FD
 """
 from __future__ import annotations
 
@@ -15,8 +17,7 @@ from twisted.internet import protocol, reactor, stdio
 
 from unishelf.app import open_catalog
 from unishelf.config import load_config
-
-from .server import factory_from_config
+from unishelf.serve import SHARED_DAEMONS
 
 
 class ParentWatch(protocol.Protocol):
@@ -31,11 +32,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--config")
     parser.add_argument("--data-dir")
-    parser.add_argument("--fd", type=int, required=True)
+    parser.add_argument("--listen", action="append", required=True, metavar="DAEMON=FD")
     args = parser.parse_args(argv)
     config = load_config(args.config, {"data_dir": args.data_dir})
     catalog = open_catalog(config)
-    reactor.adoptStreamPort(args.fd, socket.AF_INET, factory_from_config(catalog))
+    for listen in args.listen:
+        name, fd = listen.split("=")
+        reactor.adoptStreamPort(int(fd), socket.AF_INET, SHARED_DAEMONS[name](catalog))
     stdio.StandardIO(ParentWatch())
     reactor.run()
     catalog.close()

@@ -1,0 +1,290 @@
+"""The OAI-PMH 2.0 data provider, sans-I/O: request arguments in, response text out.
+
+`Provider.respond` checks the request and does everything that can fail before the first byte
+(so an error is a proper OAI-PMH error response), then returns a `Response` whose `chunks()`
+yields the document piece by piece. Records are read and rendered a few at a time, each group in
+its own short read transaction, so memory stays flat and writers are never held up by a harvest.
+
+Lists walk the store's change log, where each record's latest change sits in sequence order with
+its datestamp (which never goes back): from/until become a range of the log found by bisection,
+and a resumption token is the last sequence sent (see tokens.py).
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Iterator
+from xml.sax.saxutils import escape
+
+from unishelf.marc.reading import XML_FORBIDDEN
+from unishelf.marc.record import parse_iso2709
+from unishelf.marc.store import Change, Reader
+
+from .arguments import OAIError, OAIErrors, OAIRequest, datestamp_bounds, parse_arguments
+from .formats import FORMATS, MetadataFormat
+from .sets import SetCatalogue, SetMembers
+from .tokens import BadToken, ResumptionToken
+
+OAI_NS = "http://www.openarchives.org/OAI/2.0/"
+RENDER_GROUP = 50    # records rendered per read transaction
+HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<OAI-PMH xmlns="{OAI_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
+        f'xsi:schemaLocation="{OAI_NS} http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd">\n')
+
+
+def _text(value: str) -> str:
+    return escape(XML_FORBIDDEN.sub(" ", value))
+
+
+def _attribute(value: str) -> str:
+    return escape(XML_FORBIDDEN.sub(" ", value), {'"': "&quot;"})
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Response:
+    """A response document: `chunks()` yields its text; `error` says whether it is an error."""
+
+    head: str
+    body: Iterator[str]
+    error: bool = False
+
+    def chunks(self) -> Iterator[str]:
+        yield self.head
+        yield from self.body
+        yield "</OAI-PMH>\n"
+
+
+@dataclass
+class _Listing:
+    """What a list request selects: format, set, and the log after a sequence up to a date."""
+
+    metadata_format: MetadataFormat
+    members: SetMembers | None
+    after_seq: int
+    high: str                      # the latest datestamp selected
+
+
+class Provider:
+    def __init__(self, catalog):
+        self.catalog = catalog
+        self.store = catalog.store
+        self.config = catalog.config["oai"]
+        self.sets = SetCatalogue(catalog)
+        self.prefix = f"oai:{self.config['repository_identifier']}:"
+
+    # -- the request ------------------------------------------------------------------------
+    def respond(self, arguments: dict[str, list[str]], base_url: str, now: datetime | None = None) -> Response:
+        """The response to one request; `base_url` is the address the harvester used."""
+        now = now or datetime.now(timezone.utc)
+        head = HEAD + f"<responseDate>{_stamp(now)}</responseDate>\n"
+        try:
+            request = parse_arguments(arguments)
+        except OAIErrors as errors:
+            return self._errors(head + f"<request>{_text(base_url)}</request>\n", errors)
+        attributes = "".join(f' {name}="{_attribute(value)}"'
+                             for name, value in [("verb", request.verb), *request.arguments.items()])
+        head += f"<request{attributes}>{_text(base_url)}</request>\n"
+        try:
+            body = getattr(self, "_" + request.verb)(request, base_url, now)
+        except OAIError as error:
+            return self._errors(head, OAIErrors([error]))
+        return Response(head, body)
+
+    @staticmethod
+    def _errors(head: str, errors: OAIErrors) -> Response:
+        body = [f'<error code="{e.code}">{_text(e.message)}</error>\n' for e in errors.errors]
+        return Response(head, iter(body), error=True)
+
+    # -- the verbs ---------------------------------------------------------------------------
+    def _Identify(self, request: OAIRequest, base_url: str, now: datetime) -> Iterator[str]:
+        with self.store.reading() as reader:
+            first = next(reader.changes(), None)
+            some_id = first.record_id if first else 1
+        earliest = first.datestamp if first else _stamp(now)
+        emails = "".join(f"<adminEmail>{_text(str(e))}</adminEmail>" for e in self.config["admin_email"])
+        identifier = self.config["repository_identifier"]
+        return iter([
+            f"<Identify><repositoryName>{_text(self.config['repository_name'])}</repositoryName>"
+            f"<baseURL>{_text(base_url)}</baseURL><protocolVersion>2.0</protocolVersion>{emails}"
+            f"<earliestDatestamp>{earliest}</earliestDatestamp><deletedRecord>persistent</deletedRecord>"
+            "<granularity>YYYY-MM-DDThh:mm:ssZ</granularity>"
+            "<compression>gzip</compression><compression>deflate</compression>"
+            '<description><oai-identifier xmlns="http://www.openarchives.org/OAI/2.0/oai-identifier" '
+            'xsi:schemaLocation="http://www.openarchives.org/OAI/2.0/oai-identifier '
+            'http://www.openarchives.org/OAI/2.0/oai-identifier.xsd">'
+            f"<scheme>oai</scheme><repositoryIdentifier>{identifier}</repositoryIdentifier>"
+            f"<delimiter>:</delimiter><sampleIdentifier>{self.prefix}{some_id}</sampleIdentifier>"
+            "</oai-identifier></description></Identify>\n"])
+
+    def _ListMetadataFormats(self, request: OAIRequest, base_url: str, now: datetime) -> Iterator[str]:
+        formats = list(FORMATS.values())
+        if request.get("identifier"):
+            with self.store.reading() as reader:
+                record = self._record(reader, request.get("identifier"))
+            formats = [f for f in formats if f.carries(record.syntax)]
+            if not formats:
+                raise OAIError("noMetadataFormats", "this item is not available in any metadata format")
+        listed = "".join(f"<metadataFormat><metadataPrefix>{f.prefix}</metadataPrefix><schema>{f.schema}</schema>"
+                         f"<metadataNamespace>{f.namespace}</metadataNamespace></metadataFormat>"
+                         for f in formats)
+        return iter([f"<ListMetadataFormats>{listed}</ListMetadataFormats>\n"])
+
+    def _ListSets(self, request: OAIRequest, base_url: str, now: datetime) -> Iterator[str]:
+        if request.get("resumptionToken"):
+            raise OAIError("badResumptionToken", "ListSets fits in one response; this repository issued no token for it")
+        listed = "".join(f"<set><setSpec>{_text(d.spec)}</setSpec><setName>{_text(d.name)}</setName></set>"
+                         for d in self.sets.definitions())
+        return iter([f"<ListSets>{listed}</ListSets>\n"])
+
+    def _GetRecord(self, request: OAIRequest, base_url: str, now: datetime) -> Iterator[str]:
+        metadata_format = self._format(request.get("metadataPrefix"))
+        with self.store.reading() as reader:
+            record = self._record(reader, request.get("identifier"))
+            if not metadata_format.carries(record.syntax):
+                raise OAIError("cannotDisseminateFormat",
+                               f"this item is not available as {metadata_format.prefix}")
+            change = Change(record.seq, record.id, record.kind, record.syntax, record.deleted, record.datestamp)
+            rendered = self._render(reader, [change], metadata_format, self.sets.configured_bitmaps(), True)
+        return iter(["<GetRecord>", *rendered, "</GetRecord>\n"])
+
+    def _ListIdentifiers(self, request: OAIRequest, base_url: str, now: datetime) -> Iterator[str]:
+        return self._list(request, now, records=False)
+
+    def _ListRecords(self, request: OAIRequest, base_url: str, now: datetime) -> Iterator[str]:
+        return self._list(request, now, records=True)
+
+    # -- lists -------------------------------------------------------------------------------
+    def _list(self, request: OAIRequest, now: datetime, records: bool) -> Iterator[str]:
+        page_size = self.config["page_size"]
+        if request.get("resumptionToken"):
+            try:
+                token = ResumptionToken.decode(request.get("resumptionToken"), request.verb, int(now.timestamp()))
+            except BadToken as error:
+                raise OAIError("badResumptionToken", str(error)) from None
+            prefix, set_spec, start, end = token.metadata_prefix, token.set_spec, token.start, token.end
+            listing = self._listing(prefix, set_spec, start, end, token.after_seq)
+            cursor, complete_size = token.cursor, token.complete_size
+        else:
+            prefix, set_spec = request.get("metadataPrefix"), request.get("set")
+            start, end = request.get("from"), request.get("until")
+            listing = self._listing(prefix, set_spec, start, end, None)
+            cursor, complete_size = 0, None
+        with self.store.reading() as reader:
+            if complete_size is None:
+                listing.after_seq = self._seq_before(reader, datestamp_bounds(start, end)[0])
+                complete_size = sum(1 for _ in self._selected(reader, listing))
+            page = list(itertools.islice(self._selected(reader, listing), page_size + 1))
+        if not page:   # also when the rest of a list changed away from it since the last page
+            raise OAIError("noRecordsMatch", "no records match the arguments")
+        next_token = None
+        if len(page) > page_size:
+            page = page[:page_size]
+            next_token = ResumptionToken(request.verb, prefix, set_spec, start, end, page[-1].seq,
+                                         cursor + page_size, max(complete_size, cursor + page_size + 1),
+                                         int(now.timestamp()) + self.config["token_ttl"])
+        return self._list_body(request.verb, page, listing.metadata_format, records, next_token, cursor)
+
+    def _list_body(self, verb: str, page: list[Change], metadata_format: MetadataFormat, records: bool,
+                   token: ResumptionToken | None, cursor: int) -> Iterator[str]:
+        yield f"<{verb}>"
+        configured = self.sets.configured_bitmaps()
+        for i in range(0, len(page), RENDER_GROUP):
+            with self.store.reading() as reader:
+                chunk = self._render(reader, page[i:i + RENDER_GROUP], metadata_format, configured, records)
+            yield "".join(chunk)
+        if token:
+            expiry = _stamp(datetime.fromtimestamp(token.expires, timezone.utc))
+            yield (f'<resumptionToken expirationDate="{expiry}" completeListSize="{token.complete_size}" '
+                   f'cursor="{cursor}">{token.encode()}</resumptionToken>')
+        elif cursor:   # the last page of a list that took several: the empty token ends it
+            yield f'<resumptionToken completeListSize="{cursor + len(page)}" cursor="{cursor}"/>'
+        yield f"</{verb}>\n"
+
+    def _listing(self, prefix: str, set_spec: str | None, start, end, after_seq: int | None) -> _Listing:
+        metadata_format = self._format(prefix)
+        members = None
+        if set_spec:
+            if not self.sets.exists(set_spec):
+                raise OAIError("noRecordsMatch", f"there is no set {set_spec!r}")
+            members = self.sets.members(set_spec)
+        return _Listing(metadata_format, members, after_seq or 0, datestamp_bounds(start, end)[1])
+
+    def _selected(self, reader: Reader, listing: _Listing) -> Iterator[Change]:
+        """The changes a list selects, in log order, after `listing.after_seq`."""
+        members = listing.members
+        for change in reader.changes(listing.after_seq):
+            if change.datestamp > listing.high:
+                return
+            if change.kind != "bib" or not listing.metadata_format.carries(change.syntax):
+                continue
+            if members is not None:
+                if change.deleted:
+                    stored = reader.record(change.record_id)
+                    if not members.holds_tombstone(stored, self._material_type(stored.raw, stored.syntax)):
+                        continue
+                elif not members.holds_live(change.record_id):
+                    continue
+            yield change
+
+    @staticmethod
+    def _seq_before(reader: Reader, low: str) -> int:
+        """The sequence after which every change is dated `low` or later.
+
+        Bisection over sequence numbers, which works because datestamps never go back: "the
+        first change at or after s is dated >= low" is false and then true as s grows.
+        """
+        if not low:
+            return 0
+        lo, hi = 1, reader.counter("seq") + 1
+        while lo < hi:
+            middle = (lo + hi) // 2
+            change = next(reader.changes(middle - 1), None)
+            if change is None or change.datestamp >= low:
+                hi = middle
+            else:
+                lo = middle + 1
+        return lo - 1
+
+    # -- records -----------------------------------------------------------------------------
+    def _record(self, reader: Reader, identifier: str):
+        local = identifier[len(self.prefix):] if identifier.startswith(self.prefix) else ""
+        record = reader.record(int(local)) if local.isdigit() else None
+        if record is None or record.kind != "bib":
+            raise OAIError("idDoesNotExist", f"{identifier!r} is not an item of this repository")
+        return record
+
+    def _format(self, prefix: str) -> MetadataFormat:
+        if prefix not in FORMATS:
+            raise OAIError("cannotDisseminateFormat", f"{prefix!r} is not a metadata format of this repository")
+        return FORMATS[prefix]
+
+    def _material_type(self, raw: bytes, syntax: str) -> str:
+        return self.catalog.points.material_type(raw[:24].decode("ascii", "replace"), syntax)
+
+    def _render(self, reader: Reader, changes: list[Change], metadata_format: MetadataFormat,
+                configured: list, records: bool) -> list[str]:
+        out = []
+        for change in changes:
+            stored = reader.record(change.record_id)
+            libraries = stored.meta.get("libraries", []) if stored.deleted else sorted(reader.holdings(stored.id))
+            specs = [f"library:{code}" for code in libraries]
+            specs.append(f"type:{self._material_type(stored.raw, stored.syntax)}")
+            if not stored.deleted:
+                specs += [spec for spec, bitmap in configured if stored.id in bitmap]
+            status = ' status="deleted"' if stored.deleted else ""
+            header = (f"<header{status}><identifier>{self.prefix}{stored.id}</identifier>"
+                      f"<datestamp>{stored.datestamp}</datestamp>"
+                      + "".join(f"<setSpec>{_text(s)}</setSpec>" for s in specs) + "</header>")
+            if not records:
+                out.append(header)
+            elif stored.deleted:
+                out.append(f"<record>{header}</record>")
+            else:
+                metadata = metadata_format.render(parse_iso2709(stored.raw), stored.syntax)
+                out.append(f"<record>{header}<metadata>{metadata}</metadata></record>")
+        return out

@@ -1,0 +1,87 @@
+"""The OAI-PMH provider on twisted.web: GET and POST at /oai, streamed, compressed when asked.
+
+The response is written one chunk at a time as the connection drains (a pull producer), so a
+slow harvester never makes the server hold a whole page in memory.
+"""
+from __future__ import annotations
+
+import logging
+import zlib
+
+from twisted.web import resource, server
+
+from .provider import Provider
+
+log = logging.getLogger("unishelf.oai")
+# Content-Encoding -> zlib wbits (OAI-PMH 2.0 section 3.1.3: only when the harvester asks)
+ENCODINGS = {"gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+
+
+def chosen_encoding(accept_encoding: str) -> str | None:
+    """The first of gzip, deflate that Accept-Encoding allows (q=0 refuses), or None."""
+    offered = {}
+    for part in accept_encoding.lower().split(","):
+        name, _, params = part.strip().partition(";")
+        quality = 1.0
+        params = params.strip()
+        if params.startswith("q="):
+            try:
+                quality = float(params[2:])
+            except ValueError:
+                quality = 0.0
+        offered[name.strip()] = quality
+    for name in ENCODINGS:
+        if offered.get(name, 0) > 0:
+            return name
+    return None
+
+
+class _ChunkProducer:
+    """Writes the next chunk each time the transport asks for more (IPullProducer)."""
+
+    def __init__(self, request, chunks, encoding: str | None):
+        self.request = request
+        self.chunks = chunks
+        self.compressor = zlib.compressobj(6, zlib.DEFLATED, ENCODINGS[encoding]) if encoding else None
+
+    def resumeProducing(self):
+        try:
+            chunk = next(self.chunks).encode("utf-8")
+        except StopIteration:
+            if self.compressor:
+                self.request.write(self.compressor.flush())
+            self.request.unregisterProducer()
+            self.request.finish()
+            return
+        except Exception:
+            log.exception("OAI-PMH response failed part way; closing the connection")
+            self.request.unregisterProducer()
+            self.request.channel.loseConnection()
+            return
+        self.request.write(self.compressor.compress(chunk) if self.compressor else chunk)
+
+    def stopProducing(self):
+        self.chunks.close()
+
+
+class OAIResource(resource.Resource):
+    isLeaf = True
+
+    def __init__(self, provider: Provider):
+        super().__init__()
+        self.provider = provider
+
+    def render_GET(self, request):
+        arguments = {key.decode("utf-8", "replace"): [v.decode("utf-8", "replace") for v in values]
+                     for key, values in request.args.items()}
+        base_url = request.prePathURL().decode("utf-8", "replace")
+        response = self.provider.respond(arguments, base_url)
+        request.setHeader(b"Content-Type", b"text/xml; charset=utf-8")
+        encoding = chosen_encoding((request.getHeader(b"accept-encoding") or b"").decode("latin-1"))
+        if encoding:
+            request.setHeader(b"Content-Encoding", encoding.encode())
+            request.setHeader(b"Vary", b"Accept-Encoding")
+        request.registerProducer(_ChunkProducer(request, response.chunks(), encoding), False)
+        return server.NOT_DONE_YET
+
+    render_POST = render_GET
