@@ -394,13 +394,15 @@ def _element_end(data: bytes | bytearray, pos: int, depth: int) -> int | None:
 class Framer:
     """Cuts a byte stream into complete top-level APDUs.
 
-    Every Z39.50 APDU is a context-class constructed element, so anything else at an APDU
-    boundary (an HTTP request, line noise) fails on its first byte instead of waiting for a
-    length that will never arrive. `max_size` bounds what one APDU may buffer.
+    Every APDU of a protocol is a constructed element of one tag class (context for Z39.50,
+    application for ISO ILL), so anything else at an APDU boundary (an HTTP request, line
+    noise) fails on its first byte instead of waiting for a length that will never arrive.
+    `max_size` bounds what one APDU may buffer.
     """
 
-    def __init__(self, max_size: int):
+    def __init__(self, max_size: int, apdu_class: int = CONTEXT):
         self.max_size = max_size
+        self.apdu_class = apdu_class
         self._buffer = bytearray()
 
     def feed(self, data: bytes) -> list[bytes]:
@@ -409,7 +411,7 @@ class Framer:
         apdus = []
         while self._buffer:
             first = self._buffer[0]
-            if first >> 6 != CONTEXT or not first & 0x20:
+            if first >> 6 != self.apdu_class or not first & 0x20:
                 raise BERError(f"not an APDU: starts with byte {first:#04x}")
             end = _element_end(self._buffer, 0, 0)
             if end is None:

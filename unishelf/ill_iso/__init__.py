@@ -1,0 +1,1 @@
+"""ISO 10160/10161 Interlibrary Loan: codec, protocol machines and transport."""
