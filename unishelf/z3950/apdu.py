@@ -773,6 +773,9 @@ def decode_apdu(data: bytes) -> APDU:
     node = decode(data)
     if node.cls != CONTEXT or not node.constructed:
         raise BERError(f"not an APDU: {node!r}")
+    if node.number in (46, 47):  # Extended Services: extended.py, which builds on this module
+        from unishelf.z3950.extended import decode_extended_services
+        return decode_extended_services(node)
     decoder = _DECODERS.get(node.number)
     if decoder is None:
         return UnsupportedAPDU(node)
@@ -1112,5 +1115,8 @@ def encode_apdu(apdu: APDU) -> bytes:
     """BER for one APDU, definite lengths throughout."""
     if isinstance(apdu, UnsupportedAPDU):
         return encode(apdu.node)
+    if type(apdu) not in _ENCODERS:  # ExtendedServicesRequest / ExtendedServicesResponse
+        from unishelf.z3950.extended import encode_extended_services
+        return encode_extended_services(apdu)
     number, encoder = _ENCODERS[type(apdu)]
     return _cons(number, encoder(apdu))
