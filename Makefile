@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test venv bench-load bench-query bench-z3950 clean
+.PHONY: serve test venv bench-load bench-query bench-z3950 bench-oai clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,9 @@ bench-query: $(STAMP)
 
 bench-z3950: $(STAMP)
 	$(BIN)/python bench/bench_z3950.py
+
+bench-oai: $(STAMP)
+	$(BIN)/python bench/bench_oai.py
 
 clean:
 	rm -rf $(VENV) var

@@ -14,7 +14,6 @@ import argparse
 import random
 import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -24,10 +23,11 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 import lc_corpus  # noqa: E402
+import unishelf_side  # noqa: E402
 import zebra_side  # noqa: E402
 
 from unishelf.z3950 import apdu as z  # noqa: E402
-from unishelf.z3950.ber import Framer  # noqa: E402
+from unishelf.ber import Framer  # noqa: E402
 from unishelf.z3950.pqf import parse_pqf  # noqa: E402
 
 USMARC = "1.2.840.10003.5.10"
@@ -97,25 +97,6 @@ def run_load(port: int, database: str, clients: int, seconds: float, new_session
     return len(latencies) / (time.monotonic() - started), latencies
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def start_unishelf(data_dir: Path, port: int) -> subprocess.Popen:
-    process = subprocess.Popen([sys.executable, "-m", "unishelf.cli", "--data-dir", str(data_dir), "serve",
-                                "--z3950-port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        with socket.socket() as attempt:
-            if attempt.connect_ex(("127.0.0.1", port)) == 0:
-                return process
-        time.sleep(0.1)
-    process.kill()
-    raise SystemExit("unishelf serve did not start")
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=100_000)
@@ -123,20 +104,16 @@ def main() -> int:
     parser.add_argument("--clients", default="1,4,16")
     args = parser.parse_args()
     records = lc_corpus.subset(args.records)
-    data_dir = BENCH / ".cache" / f"unishelf-{args.records}"
-    if not (data_dir / "store").exists():
-        subprocess.run([sys.executable, str(BENCH / "bench_load.py"), "--records", str(args.records), "--no-zebra",
-                        "--keep", str(data_dir)], check=True)
+    data_dir = unishelf_side.store(args.records)
     zebra_dir = BENCH / ".cache" / f"zebra-{args.records}"
     if zebra_side.available() and not (zebra_dir / "register").is_dir():
         zebra_side.index(records, zebra_dir)
     servers = {}
-    ours = free_port()
-    unishelf_process = start_unishelf(data_dir, ours)
-    servers["unishelf"] = (ours, "unicat", None)
+    ours = unishelf_side.UnishelfServer(data_dir).start()
+    servers["unishelf"] = (ours.ports["z3950"], "unicat", None)
     zebra = None
     if zebra_side.available():
-        zebra = zebra_side.ZebraServer(zebra_dir, port=free_port()).start()
+        zebra = zebra_side.ZebraServer(zebra_dir, port=unishelf_side.free_port()).start()
         servers["zebra"] = (zebra.port, "Default", zebra)
     else:
         print("zebra: zebrasrv not found (apt-get install idzebra-2.0); unishelf only")
@@ -158,8 +135,7 @@ def main() -> int:
                     ratio = results[("unishelf", new_session, clients)] / results[("zebra", new_session, clients)]
                     print(f"{'ratio':<9} {'':<11} {clients:>7} {ratio:>7.2f}x unishelf/zebra", flush=True)
     finally:
-        unishelf_process.terminate()
-        unishelf_process.wait(timeout=10)
+        ours.stop()
         if zebra:
             zebra.stop()
     return 0
