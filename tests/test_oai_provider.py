@@ -27,8 +27,7 @@ def ask(provider, now=None, **arguments):
     """The parsed, schema-valid response to a request given as keyword arguments."""
     response = provider.respond({k.rstrip("_"): v if isinstance(v, list) else [v] for k, v in arguments.items()},
                                 BASE, now)
-    text = "".join(response.chunks())
-    document = etree.fromstring(text.encode("utf-8"))
+    document = etree.fromstring(b"".join(response.chunks()))
     assert SCHEMA.validate(document), SCHEMA.error_log
     return document
 

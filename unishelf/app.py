@@ -3,10 +3,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .config import Config
+from .config import Config, ConfigError
 from .marc.access_points import AccessPoints
 from .marc.catalogue import Catalogue, HoldingsFieldMap
 from .marc.store import Store
+from .oaipmh.formats import RENDERERS
 from .search.bib1 import Bib1Mapping
 from .search.engine import Database, Engine
 
@@ -32,11 +33,18 @@ def databases(config: Config) -> dict[str, Database]:
     return result
 
 
+def prerenderers(config: Config) -> dict:
+    unknown = set(config["oai"]["prerender"]) - set(RENDERERS)
+    if unknown:
+        raise ConfigError(config.source, "oai.prerender", f"{sorted(unknown)[0]!r} is not one of {', '.join(RENDERERS)}")
+    return {name: RENDERERS[name] for name in config["oai"]["prerender"]}
+
+
 def open_catalog(config: Config, readonly: bool = False) -> Catalog:
     points = AccessPoints.from_file(config.path("indexes"))
     store = Store(config.store_path, map_size=config.map_size, readonly=readonly)
     holdings_fields = [HoldingsFieldMap(tag, **{k: str(v) for k, v in spec.items()})
                        for tag, spec in config["holdings"]["fields"].items()]
-    catalogue = Catalogue(points, config["matching"]["rules"], holdings_fields)
+    catalogue = Catalogue(points, config["matching"]["rules"], holdings_fields, prerenderers(config))
     engine = Engine(store, points, databases(config))
     return Catalog(config, store, points, catalogue, engine, Bib1Mapping.from_file(config.path("bib1"), points))

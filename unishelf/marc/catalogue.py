@@ -41,6 +41,7 @@ class Prepared:
     entry: bytes     # the index entry and sort keys, marshalled: sent from workers as they are stored
     sortkeys: bytes
     terms: set[bytes] | None  # None once a loader worker has folded them into chunk postings
+    rendered: dict[str, bytes]  # OAI-PMH metadata by format, made where the record is parsed
     record_id: int | None = None  # the id a loader set aside for it, should it be created
 
 
@@ -68,8 +69,11 @@ class HoldingsFieldMap:
 
 class Catalogue:
     def __init__(self, points: AccessPoints, match_rules=MATCH_RULES,
-                 holdings_fields: list[HoldingsFieldMap] | None = None):
+                 holdings_fields: list[HoldingsFieldMap] | None = None, renderers: dict | None = None):
+        """`renderers`: format name -> function(record, syntax) giving the record's metadata in that
+        format (None where it cannot carry the syntax), stored with each bibliographic record."""
         self.points = points
+        self.renderers = renderers or {}
         self.match_rules = tuple(match_rules)
         self.holdings_fields = {m.tag: m for m in (holdings_fields or [HoldingsFieldMap("852")])}
         self._word_prefixes = {name: term_key(name, "w", "").decode("utf-8") for name in points.points}
@@ -153,7 +157,17 @@ class Catalogue:
         keys = self.match_keys(item.record, item.syntax, contributor)
         entry, sortkeys = self.index_entry(item.record, item.syntax, sorted(holdings))
         return Prepared(item, holdings, contributor, keys, marshal.dumps(entry), marshal.dumps(sortkeys),
-                        self.terms(entry, item.kind))
+                        self.terms(entry, item.kind), self.render(item.record, item.syntax, item.kind))
+
+    def render(self, record: MarcRecord, syntax: str, kind: str) -> dict[str, bytes]:
+        if kind != "bib":
+            return {}
+        rendered = {}
+        for name, renderer in self.renderers.items():
+            text = renderer(record, syntax)
+            if text is not None:
+                rendered[name] = text.encode("utf-8")
+        return rendered
 
     # -- writing ------------------------------------------------------------------------------
     def add(self, writer: Writer, prepared: Prepared) -> Outcome:
@@ -163,7 +177,7 @@ class Catalogue:
             return self._create(writer, prepared)
         how, stored = match
         if how == "replace":
-            return self._replace(writer, stored, prepared.item, prepared.keys, prepared.holdings)
+            return self._replace(writer, stored, prepared.item, prepared.keys, prepared.holdings, prepared.rendered)
         return self._attach(writer, stored.id, prepared.holdings)
 
     def find_match(self, reader, prepared: Prepared) -> int | None:
@@ -192,7 +206,8 @@ class Catalogue:
         """A new version of a stored record; of the holdings it carries only `library`'s count."""
         keys = self.match_keys(item.record, item.syntax, stored.owner)
         carried = self.holdings_of(item.record, None).get(library) if library else None
-        return self._replace(writer, stored, item, keys, {library: carried} if carried else {})
+        return self._replace(writer, stored, item, keys, {library: carried} if carried else {},
+                             self.render(item.record, item.syntax, item.kind))
 
     def remove_holdings(self, writer, record_id: int, library: str) -> Outcome:
         writer.set_holdings(record_id, library, [])
@@ -205,8 +220,9 @@ class Catalogue:
         record_id = prepared.record_id or writer.next_counter("record_id")
         stored = StoredRecord(record_id, item.raw, item.syntax, item.kind, prepared.contributor, "", 0,
                               digest=item.digest)
-        writer.log_change(stored, None)
+        self._log_change(writer, stored, None, sorted(holdings))
         writer.put_record(stored)
+        writer.put_rendered(record_id, prepared.rendered)
         for _, key in prepared.keys:
             writer.add_match_key(key, record_id)
         writer.add_match_key(f"digest:{item.digest}", record_id)
@@ -217,7 +233,7 @@ class Catalogue:
             writer.index(record_id, prepared.terms, ())
         return Outcome("created", record_id)
 
-    def _replace(self, writer, stored: StoredRecord, item, keys, holdings) -> Outcome:
+    def _replace(self, writer, stored: StoredRecord, item, keys, holdings, rendered) -> Outcome:
         old_record = self.parse_stored(stored)
         for _, key in self.match_keys(old_record, stored.syntax, stored.owner):
             writer.remove_match_key(key, stored.id)
@@ -226,6 +242,8 @@ class Catalogue:
             writer.add_match_key(key, stored.id)
         writer.add_match_key(f"digest:{item.digest}", stored.id)
         stored.raw, stored.syntax, stored.digest = item.raw, item.syntax, item.digest
+        writer.drop_rendered(stored.id)
+        writer.put_rendered(stored.id, rendered)
         for code, items in holdings.items():
             writer.set_holdings(stored.id, code, items)
         libraries = sorted(writer.holdings(stored.id))
@@ -241,7 +259,7 @@ class Catalogue:
         for code, items in changed.items():
             writer.set_holdings(record_id, code, items)
         stored = writer.record(record_id)
-        self._reindex(writer, stored, self.parse_stored(stored), sorted(current.keys() | changed.keys()))
+        self._reindex(writer, stored, self.parse_stored(stored), sorted(writer.holdings(record_id)))
         return Outcome("attached" if changed.keys() - current.keys() else "updated", record_id)
 
     def attach_holdings(self, writer, record_id: int, library: str, items: list[dict]) -> Outcome:
@@ -253,8 +271,12 @@ class Catalogue:
         new_terms = self.terms(entry, stored.kind)
         writer.put_entry(stored.id, entry, sortkeys)
         writer.index(stored.id, new_terms - old_terms, old_terms - new_terms)
-        writer.log_change(stored, stored.seq)
+        self._log_change(writer, stored, stored.seq, libraries)
         writer.put_record(stored)
+
+    def _log_change(self, writer, stored: StoredRecord, previous_seq: int | None, libraries):
+        material_type = self.points.material_type(stored.raw[:24].decode("ascii", "replace"), stored.syntax)
+        writer.log_change(stored, previous_seq, libraries, material_type)
 
     def delete(self, writer, record_id: int) -> Outcome:
         """Delete a record, leaving a tombstone (id, datestamp, deleted) for harvesters."""
@@ -269,9 +291,9 @@ class Catalogue:
         libraries = sorted(writer.holdings(record_id))
         for code in libraries:
             writer.set_holdings(record_id, code, [])
-        stored.meta["libraries"] = libraries   # so OAI-PMH set harvests still see the tombstone
         stored.deleted = True
-        writer.log_change(stored, stored.seq)
+        writer.drop_rendered(record_id)
+        self._log_change(writer, stored, stored.seq, libraries)   # set harvests still see the tombstone
         writer.put_record(stored)
         return Outcome("deleted", record_id)
 

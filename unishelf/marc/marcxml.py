@@ -9,6 +9,7 @@ with an illegal code, a field with an illegal tag or no subfields) is left out.
 """
 from __future__ import annotations
 
+import functools
 import re
 from xml.sax.saxutils import escape
 
@@ -18,8 +19,10 @@ from .record import MarcRecord
 MARCXML_NS = "http://www.loc.gov/MARC21/slim"
 _CONTROL_TAG = re.compile(r"00[1-9A-Za-z]")
 _DATA_TAG = re.compile(r"0[1-9A-Z][0-9A-Z]|0[1-9a-z][0-9a-z]|[1-9A-Z][0-9A-Z]{2}|[1-9a-z][0-9a-z]{2}")
-_INDICATOR = re.compile(r"[\da-z ]")
-_CODE = re.compile(r"[\dA-Za-z!\"#$%&'()*+,\-./:;<=>?{}_^`~\[\]\\]")
+_INDICATORS = frozenset("0123456789abcdefghijklmnopqrstuvwxyz ")
+_CODES = {c: escape(c, {'"': "&quot;"}) for c in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+          "!\"#$%&'()*+,-./:;<=>?{}_^`~[]\\"}
+_MARKUP = re.compile("[&<>]")
 _ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # leader/00-19 -> (the characters MARC21slim.xsd allows there, the stand-in for any other)
 _LEADER_RULES = ([("0123456789 ", " ")] * 5 + [(_ALNUM + " ", " "), (_ALNUM, "a")] + [(_ALNUM + " ", " ")] * 3
@@ -33,7 +36,13 @@ def valid_leader(leader: str) -> str:
 
 
 def _text(value: str) -> str:
-    return escape(XML_FORBIDDEN.sub(" ", value))
+    return escape(value) if _MARKUP.search(value) else value
+
+
+@functools.lru_cache(maxsize=4096)
+def _tag_kind(tag: str) -> str | None:
+    """"control" or "data" for a tag the schema allows as such, else None."""
+    return "control" if _CONTROL_TAG.fullmatch(tag) else "data" if _DATA_TAG.fullmatch(tag) else None
 
 
 def record_xml(record: MarcRecord, namespace: bool = True, schema_location: str = "") -> str:
@@ -44,21 +53,23 @@ def record_xml(record: MarcRecord, namespace: bool = True, schema_location: str 
                  f'xsi:schemaLocation="{MARCXML_NS} {schema_location}">')
     else:
         start = f'<record xmlns="{MARCXML_NS}">' if namespace else "<record>"
-    parts = [start, f"<leader>{valid_leader(record.leader)}</leader>"]
+    parts = [start, "<leader>", valid_leader(record.leader), "</leader>"]
     data_fields = []
     for field in record.fields:
+        kind = _tag_kind(field.tag)
         if field.value is not None:
-            if _CONTROL_TAG.fullmatch(field.tag):
+            if kind == "control":
                 parts.append(f'<controlfield tag="{field.tag}">{_text(field.value)}</controlfield>')
             continue
-        subfields = "".join(f'<subfield code="{escape(code, {chr(34): "&quot;"})}">{_text(value)}</subfield>'
-                            for code, value in field.subfields if _CODE.fullmatch(code))
-        if subfields and _DATA_TAG.fullmatch(field.tag):
-            ind1, ind2 = (c if _INDICATOR.fullmatch(c) else " " for c in field.indicators.ljust(2)[:2])
-            data_fields.append(f'<datafield tag="{field.tag}" ind1="{ind1}" ind2="{ind2}">{subfields}</datafield>')
+        subfields = [f'<subfield code="{_CODES[code]}">{_text(value)}</subfield>'
+                     for code, value in field.subfields if code in _CODES]
+        if subfields and kind == "data":
+            ind1, ind2 = (c if c in _INDICATORS else " " for c in field.indicators.ljust(2)[:2])
+            data_fields.append(f'<datafield tag="{field.tag}" ind1="{ind1}" ind2="{ind2}">{"".join(subfields)}</datafield>')
     parts.extend(data_fields)
     parts.append("</record>")
-    return "".join(parts)
+    text = "".join(parts)
+    return XML_FORBIDDEN.sub(" ", text) if XML_FORBIDDEN.search(text) else text
 
 
 def collection_start() -> str:

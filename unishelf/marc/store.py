@@ -9,8 +9,11 @@ Named databases:
   postings   index term -> roaring bitmap of record ids
   matchkeys  union-catalogue match key (isbn:..., ctl:...) -> record ids
   holdings   record id + library code -> that library's holdings of the record
-  changes    change sequence -> (record id, kind, syntax, deleted, datestamp); a record's latest
-             change only, so harvesters can walk and count it without reading records
+  changes    change sequence -> (record id, kind, syntax, deleted, datestamp, holding libraries,
+             material type); a record's latest change only, so harvesters can walk, count and
+             list it without reading records
+  rendered   record id + format -> the record's metadata already rendered in that OAI-PMH format
+             (oai_dc, marc21): a harvest only joins bytes
   history    record id + change sequence -> who changed the record, how, and the versions
              before and after (catalogue updates through Z39.50; `unishelf history ID`)
   users      user name -> password hash, roles and library (`unishelf user add`; config users too)
@@ -34,8 +37,8 @@ import lmdb
 from pyroaring import BitMap
 
 DATABASES = ("meta", "records", "entries", "sortkeys", "postings", "matchkeys", "holdings",
-             "changes", "history", "ill", "users")
-FORMAT = b"2"   # raised whenever what the databases hold changes shape
+             "changes", "rendered", "history", "ill", "users")
+FORMAT = b"3"   # raised whenever what the databases hold changes shape
 SEP = "\x1f"
 ALL_KEY = b"\x00all"             # every live record
 KIND_PREFIX = "\x00kind" + SEP   # live records of a kind: bib, authority
@@ -78,6 +81,8 @@ class Change:
     syntax: str
     deleted: bool
     datestamp: str
+    libraries: tuple[str, ...]   # holding libraries (a tombstone: those it had when deleted)
+    material_type: str
 
 
 @dataclass
@@ -240,6 +245,9 @@ class Reader:
             for key, value in cursor:
                 yield Change(_SEQ.unpack(key)[0], *marshal.loads(value))
 
+    def rendered(self, record_id: int, name: str) -> bytes | None:
+        return self.txn.get(record_key(record_id) + name.encode("ascii"), db=self.db["rendered"])
+
     def user(self, name: str) -> dict | None:
         data = self.txn.get(name.encode("utf-8"), db=self.db["users"])
         return marshal.loads(data) if data else None
@@ -293,7 +301,7 @@ class Writer(Reader):
     def put_record(self, record: StoredRecord):
         self.txn.put(record_key(record.id), record.pack(), db=self.db["records"])
 
-    def log_change(self, record: StoredRecord, previous_seq: int | None):
+    def log_change(self, record: StoredRecord, previous_seq: int | None, libraries, material_type: str):
         """Give the record a new change sequence and datestamp; drop its previous change entry.
 
         Datestamps never go back, even if the clock does: harvesters find date ranges in the
@@ -305,8 +313,8 @@ class Writer(Reader):
         latest = self.txn.get(b"datestamp", db=self.db["meta"])
         record.datestamp = max(utc_now(), latest.decode() if latest else "")
         self.txn.put(b"datestamp", record.datestamp.encode(), db=self.db["meta"])
-        self.txn.put(_SEQ.pack(record.seq), marshal.dumps((record.id, record.kind, record.syntax,
-                                                             record.deleted, record.datestamp)),
+        self.txn.put(_SEQ.pack(record.seq), marshal.dumps((record.id, record.kind, record.syntax, record.deleted,
+                                                             record.datestamp, tuple(libraries), material_type)),
                      db=self.db["changes"])
 
     def put_entry(self, record_id: int, entry: dict, sortkeys: tuple):
@@ -319,6 +327,18 @@ class Writer(Reader):
     def drop_entry(self, record_id: int):
         self.txn.delete(record_key(record_id), db=self.db["entries"])
         self.txn.delete(record_key(record_id), db=self.db["sortkeys"])
+
+    def put_rendered(self, record_id: int, rendered: dict[str, bytes]):
+        prefix = record_key(record_id)
+        for name, data in rendered.items():
+            self.txn.put(prefix + name.encode("ascii"), data, db=self.db["rendered"])
+
+    def drop_rendered(self, record_id: int):
+        cursor = self.txn.cursor(db=self.db["rendered"])
+        prefix = record_key(record_id)
+        if cursor.set_range(prefix):
+            while cursor.key().startswith(prefix) and cursor.delete():
+                pass
 
     def add_match_key(self, key: str, record_id: int):
         self.txn.put(match_key(key), record_key(record_id), db=self.db["matchkeys"], dupdata=True)

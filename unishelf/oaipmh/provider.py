@@ -47,16 +47,20 @@ def _stamp(moment: datetime) -> str:
 
 @dataclass
 class Response:
-    """A response document: `chunks()` yields its text; `error` says whether it is an error."""
+    """A response document: `chunks()` yields its UTF-8 bytes; `error` says if it is an error."""
 
     head: str
-    body: Iterator[str]
+    body: Iterator[bytes]
     error: bool = False
 
-    def chunks(self) -> Iterator[str]:
-        yield self.head
+    def chunks(self) -> Iterator[bytes]:
+        yield self.head.encode("utf-8")
         yield from self.body
-        yield "</OAI-PMH>\n"
+        yield b"</OAI-PMH>\n"
+
+
+def _encoded(*texts: str) -> Iterator[bytes]:
+    return iter([text.encode("utf-8") for text in texts])
 
 
 @dataclass
@@ -98,17 +102,17 @@ class Provider:
     @staticmethod
     def _errors(head: str, errors: OAIErrors) -> Response:
         body = [f'<error code="{e.code}">{_text(e.message)}</error>\n' for e in errors.errors]
-        return Response(head, iter(body), error=True)
+        return Response(head, _encoded(*body), error=True)
 
     # -- the verbs ---------------------------------------------------------------------------
-    def _Identify(self, request: OAIRequest, base_url: str, now: datetime) -> Iterator[str]:
+    def _Identify(self, request: OAIRequest, base_url: str, now: datetime) -> Iterator[bytes]:
         with self.store.reading() as reader:
             first = next(reader.changes(), None)
             some_id = first.record_id if first else 1
         earliest = first.datestamp if first else _stamp(now)
         emails = "".join(f"<adminEmail>{_text(str(e))}</adminEmail>" for e in self.config["admin_email"])
         identifier = self.config["repository_identifier"]
-        return iter([
+        return _encoded(
             f"<Identify><repositoryName>{_text(self.config['repository_name'])}</repositoryName>"
             f"<baseURL>{_text(base_url)}</baseURL><protocolVersion>2.0</protocolVersion>{emails}"
             f"<earliestDatestamp>{earliest}</earliestDatestamp><deletedRecord>persistent</deletedRecord>"
@@ -119,9 +123,9 @@ class Provider:
             'http://www.openarchives.org/OAI/2.0/oai-identifier.xsd">'
             f"<scheme>oai</scheme><repositoryIdentifier>{identifier}</repositoryIdentifier>"
             f"<delimiter>:</delimiter><sampleIdentifier>{self.prefix}{some_id}</sampleIdentifier>"
-            "</oai-identifier></description></Identify>\n"])
+            "</oai-identifier></description></Identify>\n")
 
-    def _ListMetadataFormats(self, request: OAIRequest, base_url: str, now: datetime) -> Iterator[str]:
+    def _ListMetadataFormats(self, request: OAIRequest, base_url: str, now: datetime) -> Iterator[bytes]:
         formats = list(FORMATS.values())
         if request.get("identifier"):
             with self.store.reading() as reader:
@@ -132,34 +136,34 @@ class Provider:
         listed = "".join(f"<metadataFormat><metadataPrefix>{f.prefix}</metadataPrefix><schema>{f.schema}</schema>"
                          f"<metadataNamespace>{f.namespace}</metadataNamespace></metadataFormat>"
                          for f in formats)
-        return iter([f"<ListMetadataFormats>{listed}</ListMetadataFormats>\n"])
+        return _encoded(f"<ListMetadataFormats>{listed}</ListMetadataFormats>\n")
 
-    def _ListSets(self, request: OAIRequest, base_url: str, now: datetime) -> Iterator[str]:
+    def _ListSets(self, request: OAIRequest, base_url: str, now: datetime) -> Iterator[bytes]:
         if request.get("resumptionToken"):
             raise OAIError("badResumptionToken", "ListSets fits in one response; this repository issued no token for it")
         listed = "".join(f"<set><setSpec>{_text(d.spec)}</setSpec><setName>{_text(d.name)}</setName></set>"
                          for d in self.sets.definitions())
-        return iter([f"<ListSets>{listed}</ListSets>\n"])
+        return _encoded(f"<ListSets>{listed}</ListSets>\n")
 
-    def _GetRecord(self, request: OAIRequest, base_url: str, now: datetime) -> Iterator[str]:
+    def _GetRecord(self, request: OAIRequest, base_url: str, now: datetime) -> Iterator[bytes]:
         metadata_format = self._format(request.get("metadataPrefix"))
         with self.store.reading() as reader:
             record = self._record(reader, request.get("identifier"))
             if not metadata_format.carries(record.syntax):
                 raise OAIError("cannotDisseminateFormat",
                                f"this item is not available as {metadata_format.prefix}")
-            change = Change(record.seq, record.id, record.kind, record.syntax, record.deleted, record.datestamp)
+            change = next(reader.changes(record.seq - 1))   # the record's latest change
             rendered = self._render(reader, [change], metadata_format, self.sets.configured_bitmaps(), True)
-        return iter(["<GetRecord>", *rendered, "</GetRecord>\n"])
+        return iter([b"<GetRecord>", rendered, b"</GetRecord>\n"])
 
-    def _ListIdentifiers(self, request: OAIRequest, base_url: str, now: datetime) -> Iterator[str]:
+    def _ListIdentifiers(self, request: OAIRequest, base_url: str, now: datetime) -> Iterator[bytes]:
         return self._list(request, now, records=False)
 
-    def _ListRecords(self, request: OAIRequest, base_url: str, now: datetime) -> Iterator[str]:
+    def _ListRecords(self, request: OAIRequest, base_url: str, now: datetime) -> Iterator[bytes]:
         return self._list(request, now, records=True)
 
     # -- lists -------------------------------------------------------------------------------
-    def _list(self, request: OAIRequest, now: datetime, records: bool) -> Iterator[str]:
+    def _list(self, request: OAIRequest, now: datetime, records: bool) -> Iterator[bytes]:
         page_size = self.config["page_size"]
         if request.get("resumptionToken"):
             try:
@@ -190,20 +194,19 @@ class Provider:
         return self._list_body(request.verb, page, listing.metadata_format, records, next_token, cursor)
 
     def _list_body(self, verb: str, page: list[Change], metadata_format: MetadataFormat, records: bool,
-                   token: ResumptionToken | None, cursor: int) -> Iterator[str]:
-        yield f"<{verb}>"
+                   token: ResumptionToken | None, cursor: int) -> Iterator[bytes]:
+        yield f"<{verb}>".encode()
         configured = self.sets.configured_bitmaps()
         for i in range(0, len(page), RENDER_GROUP):
             with self.store.reading() as reader:
-                chunk = self._render(reader, page[i:i + RENDER_GROUP], metadata_format, configured, records)
-            yield "".join(chunk)
+                yield self._render(reader, page[i:i + RENDER_GROUP], metadata_format, configured, records)
         if token:
             expiry = _stamp(datetime.fromtimestamp(token.expires, timezone.utc))
             yield (f'<resumptionToken expirationDate="{expiry}" completeListSize="{token.complete_size}" '
-                   f'cursor="{cursor}">{token.encode()}</resumptionToken>')
+                   f'cursor="{cursor}">{token.encode()}</resumptionToken>').encode()
         elif cursor:   # the last page of a list that took several: the empty token ends it
-            yield f'<resumptionToken completeListSize="{cursor + len(page)}" cursor="{cursor}"/>'
-        yield f"</{verb}>\n"
+            yield f'<resumptionToken completeListSize="{cursor + len(page)}" cursor="{cursor}"/>'.encode()
+        yield f"</{verb}>\n".encode()
 
     def _listing(self, prefix: str, set_spec: str | None, start, end, after_seq: int | None) -> _Listing:
         metadata_format = self._format(prefix)
@@ -222,14 +225,8 @@ class Provider:
                 return
             if change.kind != "bib" or not listing.metadata_format.carries(change.syntax):
                 continue
-            if members is not None:
-                if change.deleted:
-                    stored = reader.record(change.record_id)
-                    if not members.holds_tombstone(stored, self._material_type(stored.raw, stored.syntax)):
-                        continue
-                elif not members.holds_live(change.record_id):
-                    continue
-            yield change
+            if members is None or members.holds(change):
+                yield change
 
     @staticmethod
     def _seq_before(reader: Reader, low: str) -> int:
@@ -263,28 +260,29 @@ class Provider:
             raise OAIError("cannotDisseminateFormat", f"{prefix!r} is not a metadata format of this repository")
         return FORMATS[prefix]
 
-    def _material_type(self, raw: bytes, syntax: str) -> str:
-        return self.catalog.points.material_type(raw[:24].decode("ascii", "replace"), syntax)
-
     def _render(self, reader: Reader, changes: list[Change], metadata_format: MetadataFormat,
-                configured: list, records: bool) -> list[str]:
+                configured: list, records: bool) -> bytes:
+        """Headers (and records) for these changes: headers from the change log alone, metadata
+        as stored when the format is prerendered, else rendered now."""
         out = []
         for change in changes:
-            stored = reader.record(change.record_id)
-            libraries = stored.meta.get("libraries", []) if stored.deleted else sorted(reader.holdings(stored.id))
-            specs = [f"library:{code}" for code in libraries]
-            specs.append(f"type:{self._material_type(stored.raw, stored.syntax)}")
-            if not stored.deleted:
-                specs += [spec for spec, bitmap in configured if stored.id in bitmap]
-            status = ' status="deleted"' if stored.deleted else ""
-            header = (f"<header{status}><identifier>{self.prefix}{stored.id}</identifier>"
-                      f"<datestamp>{stored.datestamp}</datestamp>"
-                      + "".join(f"<setSpec>{_text(s)}</setSpec>" for s in specs) + "</header>")
+            specs = "".join(f"<setSpec>library:{code}</setSpec>" for code in change.libraries
+                            if code in self.sets.libraries)
+            specs += f"<setSpec>type:{change.material_type}</setSpec>"
+            if not change.deleted:
+                specs += "".join(f"<setSpec>{_text(spec)}</setSpec>" for spec, bitmap in configured
+                                 if change.record_id in bitmap)
+            status = ' status="deleted"' if change.deleted else ""
+            header = (f"<header{status}><identifier>{self.prefix}{change.record_id}</identifier>"
+                      f"<datestamp>{change.datestamp}</datestamp>{specs}</header>")
             if not records:
-                out.append(header)
-            elif stored.deleted:
-                out.append(f"<record>{header}</record>")
+                out.append(header.encode())
+            elif change.deleted:
+                out.append(f"<record>{header}</record>".encode())
             else:
-                metadata = metadata_format.render(parse_iso2709(stored.raw), stored.syntax)
-                out.append(f"<record>{header}<metadata>{metadata}</metadata></record>")
-        return out
+                metadata = reader.rendered(change.record_id, metadata_format.rendering)
+                if metadata is None:
+                    stored = reader.record(change.record_id)
+                    metadata = metadata_format.render(parse_iso2709(stored.raw), stored.syntax).encode()
+                out += [f"<record>{header}<metadata>".encode(), metadata, b"</metadata></record>"]
+        return b"".join(out)

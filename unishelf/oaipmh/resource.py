@@ -46,7 +46,7 @@ class _ChunkProducer:
 
     def resumeProducing(self):
         try:
-            chunk = next(self.chunks).encode("utf-8")
+            chunk = next(self.chunks)
         except StopIteration:
             if self.compressor:
                 self.request.write(self.compressor.flush())

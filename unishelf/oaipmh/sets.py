@@ -7,7 +7,7 @@
     SPEC               a set from config `oai.sets`, whose members a PQF query finds
 
 Live members come from the search indexes as bitmaps. A tombstone is in the sets its record
-was in when deleted (libraries kept on the tombstone, material type from its leader), so a
+was in when deleted (the change log keeps its libraries and material type), so a
 harvester of a set learns of the deletion; query sets cannot be evaluated for tombstones and
 list them not.
 """
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from pyroaring import BitMap
 
-from unishelf.marc.store import StoredRecord
+from unishelf.marc.store import Change
 from unishelf.search.tree import Node, Term
 from unishelf.z3950.pqf import parse_pqf
 
@@ -81,12 +81,11 @@ class SetMembers:
     libraries: set[str] | None = None     # a tombstone belongs if it was held by one of these
     material_type: str | None = None      # ... or if it is of this type
 
-    def holds_live(self, record_id: int) -> bool:
-        return self.live is None or record_id in self.live
-
-    def holds_tombstone(self, record: StoredRecord, record_type: str) -> bool:
+    def holds(self, change: Change) -> bool:
         if self.live is None:
             return True
+        if not change.deleted:
+            return change.record_id in self.live
         if self.libraries is not None:
-            return bool(self.libraries & set(record.meta.get("libraries", ())))
-        return record_type == self.material_type
+            return bool(self.libraries.intersection(change.libraries))
+        return change.material_type == self.material_type
