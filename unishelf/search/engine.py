@@ -18,7 +18,7 @@ from unishelf.marc import normalize
 from unishelf.marc.access_points import AccessPoints, query_values
 from unishelf.marc.store import ALL_KEY, Reader, Store, kind_key, term_key
 
-from .tree import And, Node, Not, Or, Prox, QueryError, Range, ResultSetRef, Term
+from .tree import AllRecords, And, Node, Not, Or, Prox, QueryError, Range, ResultSetRef, Term
 
 MAX_RANKED_WORDS = 12  # the rarest query words that rank; more add little and cost 2^n groups at worst
 _MASKED_TOKEN = re.compile(f"[{normalize.CJK_CHARS}]+|[^\\W_{normalize.CJK_CHARS}*?]*[*?][^\\W_*?]*[*?]*|"
@@ -184,6 +184,8 @@ class _Evaluation:
             return BitMap(self.result_sets[node.name].bitmap)
         if isinstance(node, Prox):
             return self.prox(node)
+        if isinstance(node, AllRecords):
+            return self.reader.bitmap(ALL_KEY)  # search() keeps those of the databases searched
         raise QueryError("unsupported-operator", f"cannot evaluate {type(node).__name__}")
 
     # -- terms ----------------------------------------------------------------------------------

@@ -87,4 +87,9 @@ class ResultSetRef:
     name: str
 
 
-Node = Term | Range | And | Or | Not | Prox | ResultSetRef
+@dataclass(frozen=True)
+class AllRecords:
+    """Every record of the databases searched (CQL's cql.allRecords; Not(AllRecords(), x) is NOT x)."""
+
+
+Node = Term | Range | And | Or | Not | Prox | ResultSetRef | AllRecords
