@@ -146,7 +146,9 @@ def test_replace_keeps_other_libraries_holdings_and_refuses_stale_versions(catal
     assert history[-1]["before"] != history[-1]["after"] and history[-1]["user"] == "north"
     missing = service.replace(NORTH, "unicat", SuppliedRecord(new.data, record_id="99999"))
     assert not missing.ok and "no record 99999" in missing.message
-    assert service.replace(NORTH, "unicat", SuppliedRecord(new.data)).diagnostic == 1008
+    by_control_number = service.replace(NORTH, "unicat", SuppliedRecord(new.data))   # found by its 001/003
+    assert by_control_number.ok and by_control_number.record_id == created.record_id
+    assert service.delete(NORTH, "unicat", SuppliedRecord()).diagnostic == 1008
 
 
 def test_libraries_delete_their_holdings_and_records_nobody_else_holds(cataloguing):

@@ -47,8 +47,9 @@ def count(catalog, pqf):
 def test_init_negotiates_options_sizes_and_identifies_the_server(loaded):
     association = Association(loaded, Users(USERS, True), Limits(max_apdu=500_000))
     response = exchange(association, z.InitializeRequest(
-        options=frozenset({"search", "present", "extendedServices", "scan"}), preferred_message_size=2_000_000))
-    assert response.result and response.options == {"search", "present", "scan"}
+        options=frozenset({"search", "present", "extendedServices", "scan", "resourceCtrl"}),
+        preferred_message_size=2_000_000))
+    assert response.result and response.options == {"search", "present", "scan", "extendedServices"}
     assert response.preferred_message_size == 500_000 and 3 in response.protocol_version
     assert response.implementation_id == "unishelf"
 

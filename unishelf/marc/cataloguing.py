@@ -67,7 +67,7 @@ class Cataloguing:
     def __init__(self, catalog):
         self.store: Store = catalog.store
         self.catalogue: Catalogue = catalog.catalogue
-        self.databases = catalog.engine.databases
+        self.engine = catalog.engine
         self.required = catalog.config["cataloguing"]["required_fields"]
         self.refuse_duplicates = catalog.config["cataloguing"]["on_duplicate"] == "refuse"
 
@@ -101,7 +101,7 @@ class Cataloguing:
         if isinstance(item, UpdateResult):
             return item
         with self.store.writing() as writer:
-            stored = self._target(writer, supplied)
+            stored = self._target(writer, supplied, item, user)
             if isinstance(stored, UpdateResult):
                 return stored
             if supplied.version and supplied.version not in (str(stored.seq), stored.datestamp):
@@ -121,8 +121,13 @@ class Cataloguing:
         problem = self.access(user, database)
         if problem:
             return problem
+        item = None
+        if not str(supplied.record_id or "").isdigit() and supplied.data:   # the record says which one it is
+            item = self.checked(supplied, database)
+            if isinstance(item, UpdateResult):
+                return item
         with self.store.writing() as writer:
-            stored = self._target(writer, supplied)
+            stored = self._target(writer, supplied, item, user)
             if isinstance(stored, UpdateResult):
                 return stored
             holders = set(writer.holdings(stored.id))
@@ -142,21 +147,23 @@ class Cataloguing:
 
     def upsert(self, user: User, database: str, supplied: SuppliedRecord) -> UpdateResult:
         """specialUpdate, as Zebra reads it: replace the record named, or insert a new one."""
-        if supplied.record_id:
-            with self.store.reading() as reader:
-                exists = self._target(reader, supplied)
-            if not isinstance(exists, UpdateResult):
-                return self.replace(user, database, supplied)
+        item = self.checked(supplied, database)
+        if isinstance(item, UpdateResult):
+            return item
+        with self.store.reading() as reader:
+            exists = self._target(reader, supplied, item, user)
+        if not isinstance(exists, UpdateResult):
+            return self.replace(user, database, supplied)
         return self.insert(user, database, supplied)
 
     # -- the rules ----------------------------------------------------------------------------
     def access(self, user: User | None, database: str) -> UpdateResult | None:
         """A refusal if this user may not change this database, else None."""
-        if database not in self.databases:
+        if self.engine.database(database) is None:
             return refused(NO_SUCH_DATABASE, f"no database {database!r}")
         if user is None or not user.has("cataloguer"):
             return refused(NOT_AUTHORISED, "updates need a user with the cataloguer role")
-        view = self.databases[database].library
+        view = self.engine.database(database).library
         if view and view != user.library and not user.has("admin"):
             return refused(NOT_AUTHORISED, f"{user.name} catalogues for {user.library or 'no library'}, not {view}")
         if not user.library and not user.has("admin"):
@@ -180,7 +187,7 @@ class Cataloguing:
         record = item.record
         if item.syntax == "marc21" and item.kind == "bib" and record.leader[6] not in MARC21_BIB_TYPES:
             return refused(EXECUTION_FAILED, f"invalid record: leader/06 {record.leader[6]!r} is not a record type")
-        wanted = self.databases[database].kind
+        wanted = self.engine.database(database).kind
         if item.kind != wanted:
             return refused(EXECUTION_FAILED, f"invalid record: a {item.kind} record cannot go into {database} "
                                              f"(a {wanted} database)")
@@ -189,11 +196,18 @@ class Cataloguing:
             return refused(EXECUTION_FAILED, f"invalid record: field {', '.join(map(str, missing))} is required")
         return item
 
-    def _target(self, reader, supplied: SuppliedRecord) -> StoredRecord | UpdateResult:
-        if not supplied.record_id:
-            return refused(MISSING_PARAMETER, "recordId: the record to change must be named")
-        if not str(supplied.record_id).isdigit():
-            return refused(EXECUTION_FAILED, f"recordId {supplied.record_id!r} is not a record number")
+    def _target(self, reader, supplied: SuppliedRecord, item: ReadRecord | None,
+                user: User) -> StoredRecord | UpdateResult:
+        """The stored record a replace or delete is about: the one its recordId names (a record
+        number), else the one the supplied record matches (its 001/003, OCLC number, LCCN, ...
+        as loading matches), since clients such as yaz-client send any string as the id."""
+        if not str(supplied.record_id or "").isdigit():
+            if item is None:
+                return refused(MISSING_PARAMETER, "recordId: the record to change must be named by its number")
+            matched = self.catalogue.find_match(reader, self.catalogue.prepare(item, user.library))
+            if matched is None:
+                return refused(EXECUTION_FAILED, "no stored record matches the one supplied; name it by record number")
+            return reader.record(matched)
         stored = reader.record(int(supplied.record_id))
         if stored is None:
             return refused(EXECUTION_FAILED, f"there is no record {supplied.record_id}")

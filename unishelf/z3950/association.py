@@ -17,6 +17,7 @@ from unishelf.search.bib1 import DIAGNOSTICS, Bib1Mapping
 from unishelf.search.session import Session
 from unishelf.search.tree import QueryError
 from unishelf.z3950 import apdu as z
+from unishelf.z3950 import extended as es
 from unishelf.ber import (
     CONTEXT, SINGLE_ASN1_TYPE, BERError, External, Framer, Node, context_boolean, context_constructed,
     context_primitive, decode, decode_external, encode, external_content, oid_content, tlv,
@@ -24,6 +25,7 @@ from unishelf.ber import (
 from unishelf.z3950.explain import EXPLAIN_OID, explain_external
 from unishelf.z3950.explain_db import EXPLAIN_DATABASE, ExplainQueryError, explain_entries, search_explain
 from unishelf.z3950.opac import OPAC_OID, opac_record
+from unishelf.z3950.updates import UpdateService
 
 import unishelf
 
@@ -31,7 +33,7 @@ USMARC_OID = "1.2.840.10003.5.10"
 UNIMARC_OID = "1.2.840.10003.5.1"
 XML_OIDS = ("1.2.840.10003.5.109.10", "1.2.840.10003.5.109.9")  # text-XML, application-XML
 SYNTAX_NAMES = {USMARC_OID: "marc21", UNIMARC_OID: "unimarc"}
-SERVER_OPTIONS = frozenset({"search", "present", "delSet", "scan", "sort", "namedResultSets"})
+SERVER_OPTIONS = frozenset({"search", "present", "delSet", "scan", "sort", "namedResultSets", "extendedServices"})
 IMPLEMENTATION_ID = "unishelf"
 # Bib-1 diagnostics used here beyond the query ones (Z39.50-2003 Appendix 3, bib-1 set).
 DIAG_ELEMENT_SET = 25
@@ -55,13 +57,15 @@ class Limits:
 
 
 class Association:
-    def __init__(self, catalog, users: Users, limits: Limits, bib1: Bib1Mapping | None = None):
+    def __init__(self, catalog, users: Users, limits: Limits, bib1: Bib1Mapping | None = None,
+                 updates: UpdateService | None = None):
         self.catalog = catalog
         self.users = users
         self.limits = limits
         self.bib1 = bib1 or catalog.bib1
         self.framer = Framer(limits.max_apdu)
         self.session = Session(catalog.engine, limits.max_result_sets)
+        self.updates = updates or UpdateService(catalog)
         self.user: User | None = None
         self.initialised = False
         self.closed = False
@@ -95,11 +99,15 @@ class Association:
         if not self.initialised:
             raise ProtocolViolation("the first APDU must be an InitializeRequest")
         handlers = {z.SearchRequest: self.search, z.PresentRequest: self.present, z.ScanRequest: self.scan,
-                    z.SortRequest: self.sort, z.DeleteResultSetRequest: self.delete}
+                    z.SortRequest: self.sort, z.DeleteResultSetRequest: self.delete,
+                    es.ExtendedServicesRequest: self.extended_services}
         handler = handlers.get(type(request))
         if handler is None:
             raise ProtocolViolation(f"{type(request).__name__} is not supported")
         return handler(request)
+
+    def extended_services(self, request: es.ExtendedServicesRequest) -> es.ExtendedServicesResponse:
+        return self.updates.handle(request, self.user)
 
     def close_for_inactivity(self) -> bytes:
         self.closed = True
