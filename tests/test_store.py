@@ -196,3 +196,16 @@ def test_a_store_of_an_older_format_is_refused_with_a_clear_message(tmp_path):
         Store(tmp_path / "store")
     with pytest.raises(StoreFormatError):
         Store(tmp_path / "store", readonly=True)
+
+
+def test_change_counts_follow_the_change_log(catalog):
+    load(catalog, [DATA / "marc21-utf8-sample.mrc"], "NORTH")
+    load(catalog, [DATA / "unimarc-sample.mrc"], "CENTRAL", fmt="unimarc")
+    with catalog.store.writing() as writer:
+        catalog.catalogue.delete(writer, 1)
+        catalog.catalogue.attach_holdings(writer, 2, "SOUTH", [{"note": "x"}])
+        writer.flush()
+    with catalog.store.reading() as reader:
+        changes = list(reader.changes())
+        for kind, syntax in {(c.kind, c.syntax) for c in changes}:
+            assert reader.change_count(kind, syntax) == sum(1 for c in changes if (c.kind, c.syntax) == (kind, syntax))

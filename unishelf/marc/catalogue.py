@@ -10,6 +10,7 @@ change log in the caller's write transaction.
 from __future__ import annotations
 
 import marshal
+import zlib
 from dataclasses import dataclass
 
 from . import normalize
@@ -160,13 +161,14 @@ class Catalogue:
                         self.terms(entry, item.kind), self.render(item.record, item.syntax, item.kind))
 
     def render(self, record: MarcRecord, syntax: str, kind: str) -> dict[str, bytes]:
+        """The record's renderings by format, zlib-compressed as the store keeps them."""
         if kind != "bib":
             return {}
         rendered = {}
         for name, renderer in self.renderers.items():
             text = renderer(record, syntax)
             if text is not None:
-                rendered[name] = text.encode("utf-8")
+                rendered[name] = zlib.compress(text.encode("utf-8"))
         return rendered
 
     # -- writing ------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The catalogue store: one LMDB environment holding everything the servers share.
 
 Named databases:
-  meta       counters (next record id, next change sequence)
+  meta       counters (next record id, next change sequence, change log entries by kind and
+             syntax), the latest datestamp, the store format
   records    record id -> the record (UTF-8 ISO 2709) and its state: syntax, kind, owner,
              datestamp, change sequence, deleted (a tombstone keeps id and datestamp for OAI-PMH)
   entries    record id -> its index entry (access point -> normalised values)
@@ -13,11 +14,16 @@ Named databases:
              material type); a record's latest change only, so harvesters can walk, count and
              list it without reading records
   rendered   record id + format -> the record's metadata already rendered in that OAI-PMH format
-             (oai_dc, marc21): a harvest only joins bytes
+             (oai_dc, marc21), zlib-compressed (MARCXML is 2.3 KB a record: uncompressed, most
+             would take a 4 KB overflow page); a harvest only inflates and joins bytes
   history    record id + change sequence -> who changed the record, how, and the versions
              before and after (catalogue updates through Z39.50; `unishelf history ID`)
   users      user name -> password hash, roles and library (`unishelf user add`; config users too)
-  ill        reserved for the ILL transactions
+  ill        ISO ILL transactions (unishelf.ill_iso), by key prefix: t transaction key -> the
+             transaction, n number -> its key, h number+seq -> one APDU of its history,
+             r number+digest -> an APDU already taken, o seq -> an APDU waiting to be sent
+             (the outbox), w date+number+kind -> a timer, c name -> a counter, s -> the
+             libraries the node last served
 
 LMDB gives one writer and any number of readers, across processes, that never block; a commit is
 on disk before `commit` returns, so what was acknowledged survives kill -9. Open the environment
@@ -28,6 +34,7 @@ from __future__ import annotations
 import marshal
 import os
 import struct
+import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -38,7 +45,7 @@ from pyroaring import BitMap
 
 DATABASES = ("meta", "records", "entries", "sortkeys", "postings", "matchkeys", "holdings",
              "changes", "rendered", "history", "ill", "users")
-FORMAT = b"3"   # raised whenever what the databases hold changes shape
+FORMAT = b"4"   # raised whenever what the databases hold changes shape
 SEP = "\x1f"
 ALL_KEY = b"\x00all"             # every live record
 KIND_PREFIX = "\x00kind" + SEP   # live records of a kind: bib, authority
@@ -61,6 +68,10 @@ def term_key(point: str, register: str, term: str) -> bytes:
     if len(key) > MAX_KEY_BYTES:
         key = key[:MAX_KEY_BYTES].decode("utf-8", "ignore").encode("utf-8")
     return key
+
+
+def _change_count_key(kind: str, syntax: str) -> bytes:
+    return f"changes{SEP}{kind}{SEP}{syntax}".encode()
 
 
 def match_key(key: str) -> bytes:
@@ -238,6 +249,12 @@ class Reader:
         data = self.txn.get(name.encode(), db=self.db["meta"])
         return _SEQ.unpack(data)[0] if data else 0
 
+    def change_count(self, kind: str, syntax: str) -> int:
+        """How many entries of the change log are records of this kind and syntax (OAI-PMH's
+        completeListSize of a whole-repository list, without walking the log)."""
+        data = self.txn.get(_change_count_key(kind, syntax), db=self.db["meta"])
+        return _SEQ.unpack(data)[0] if data else 0
+
     def changes(self, after_seq: int = 0):
         """The latest `Change` of each record, in change order, after `after_seq`."""
         cursor = self.txn.cursor(db=self.db["changes"])
@@ -246,7 +263,8 @@ class Reader:
                 yield Change(_SEQ.unpack(key)[0], *marshal.loads(value))
 
     def rendered(self, record_id: int, name: str) -> bytes | None:
-        return self.txn.get(record_key(record_id) + name.encode("ascii"), db=self.db["rendered"])
+        data = self.txn.get(record_key(record_id) + name.encode("ascii"), db=self.db["rendered"])
+        return zlib.decompress(data) if data is not None else None
 
     def user(self, name: str) -> dict | None:
         data = self.txn.get(name.encode("utf-8"), db=self.db["users"])
@@ -267,6 +285,53 @@ class Reader:
                     break
                 entries.append(marshal.loads(value))
         return entries
+
+    # -- ILL transactions (the `ill` database) -------------------------------------------------
+    def _ill_get(self, key: bytes):
+        data = self.txn.get(key, db=self.db["ill"])
+        return marshal.loads(data) if data is not None else None
+
+    def _ill_range(self, prefix: bytes):
+        cursor = self.txn.cursor(db=self.db["ill"])
+        if cursor.set_range(prefix):
+            for key, value in cursor:
+                if not key.startswith(prefix):
+                    return
+                yield key, value
+
+    def ill_transaction(self, key: str) -> dict | None:
+        return self._ill_get(b"t" + key.encode("utf-8"))
+
+    def ill_transaction_numbered(self, number: int) -> dict | None:
+        key = self.txn.get(b"n" + _ID.pack(number), db=self.db["ill"])
+        return self._ill_get(b"t" + key) if key is not None else None
+
+    def ill_transactions(self):
+        for _, value in self._ill_range(b"t"):
+            yield marshal.loads(value)
+
+    def ill_history(self, number: int) -> list[dict]:
+        return [marshal.loads(value) for _, value in self._ill_range(b"h" + _ID.pack(number))]
+
+    def ill_has_received(self, number: int, digest: bytes) -> bool:
+        return self.txn.get(b"r" + _ID.pack(number) + digest, db=self.db["ill"]) is not None
+
+    def ill_outbox(self) -> list[dict]:
+        """APDUs waiting to be sent, oldest first."""
+        return [marshal.loads(value) for _, value in self._ill_range(b"o")]
+
+    def ill_timers(self, before: str) -> list[tuple[str, int, str]]:
+        """(date, transaction number, kind) of the timers set for a date before `before`."""
+        timers = []
+        for key, _ in self._ill_range(b"w"):
+            day = key[1:9].decode("ascii")
+            if day >= before:
+                break
+            timers.append((day, _ID.unpack(key[9:13])[0], key[13:].decode("ascii")))
+        return timers
+
+    def ill_served(self) -> list[str] | None:
+        return self._ill_get(b"s")
 
     def record_ids(self):
         cursor = self.txn.cursor(db=self.db["records"])
@@ -298,6 +363,40 @@ class Writer(Reader):
     def remove_user(self, name: str) -> bool:
         return self.txn.delete(name.encode("utf-8"), db=self.db["users"])
 
+    def put_ill_transaction(self, record: dict):
+        key = record["key"].encode("utf-8")
+        self.txn.put(b"t" + key, marshal.dumps(record), db=self.db["ill"])
+        self.txn.put(b"n" + _ID.pack(record["number"]), key, db=self.db["ill"])
+
+    def add_ill_history(self, number: int, seq: int, entry: dict):
+        self.txn.put(b"h" + _ID.pack(number) + _ID.pack(seq), marshal.dumps(entry), db=self.db["ill"])
+
+    def note_ill_received(self, number: int, digest: bytes):
+        self.txn.put(b"r" + _ID.pack(number) + digest, b"", db=self.db["ill"])
+
+    def put_ill_outbox(self, entry: dict):
+        self.txn.put(b"o" + _SEQ.pack(entry["seq"]), marshal.dumps(entry), db=self.db["ill"])
+
+    def remove_ill_outbox(self, seq: int) -> bool:
+        return self.txn.delete(b"o" + _SEQ.pack(seq), db=self.db["ill"])
+
+    def set_ill_timer(self, day: str, number: int, kind: str, on: bool = True):
+        key = b"w" + day.encode("ascii") + _ID.pack(number) + kind.encode("ascii")
+        if on:
+            self.txn.put(key, b"", db=self.db["ill"])
+        else:
+            self.txn.delete(key, db=self.db["ill"])
+
+    def next_ill_counter(self, name: str) -> int:
+        key = b"c" + name.encode("utf-8")
+        data = self.txn.get(key, db=self.db["ill"])
+        value = (_SEQ.unpack(data)[0] if data else 0) + 1
+        self.txn.put(key, _SEQ.pack(value), db=self.db["ill"])
+        return value
+
+    def stamp_ill_served(self, codes: list[str]):
+        self.txn.put(b"s", marshal.dumps(list(codes)), db=self.db["ill"])
+
     def put_record(self, record: StoredRecord):
         self.txn.put(record_key(record.id), record.pack(), db=self.db["records"])
 
@@ -308,7 +407,10 @@ class Writer(Reader):
         log by bisection, which needs them in sequence order.
         """
         if previous_seq:
-            self.txn.delete(_SEQ.pack(previous_seq), db=self.db["changes"])
+            previous = self.txn.pop(_SEQ.pack(previous_seq), db=self.db["changes"])
+            if previous is not None:
+                self._count_change(*marshal.loads(previous)[1:3], -1)
+        self._count_change(record.kind, record.syntax, 1)
         record.seq = self.next_counter("seq")
         latest = self.txn.get(b"datestamp", db=self.db["meta"])
         record.datestamp = max(utc_now(), latest.decode() if latest else "")
@@ -316,6 +418,10 @@ class Writer(Reader):
         self.txn.put(_SEQ.pack(record.seq), marshal.dumps((record.id, record.kind, record.syntax, record.deleted,
                                                              record.datestamp, tuple(libraries), material_type)),
                      db=self.db["changes"])
+
+    def _count_change(self, kind: str, syntax: str, step: int):
+        key = _change_count_key(kind, syntax)
+        self.txn.put(key, _SEQ.pack(self.change_count(kind, syntax) + step), db=self.db["meta"])
 
     def put_entry(self, record_id: int, entry: dict, sortkeys: tuple):
         self.put_entry_blobs(record_id, marshal.dumps(entry), marshal.dumps(sortkeys))
@@ -329,6 +435,8 @@ class Writer(Reader):
         self.txn.delete(record_key(record_id), db=self.db["sortkeys"])
 
     def put_rendered(self, record_id: int, rendered: dict[str, bytes]):
+        """Renderings by format, already zlib-compressed (`Catalogue.render` does it, in the
+        loader's worker processes)."""
         prefix = record_key(record_id)
         for name, data in rendered.items():
             self.txn.put(prefix + name.encode("ascii"), data, db=self.db["rendered"])

@@ -181,7 +181,11 @@ class Provider:
         with self.store.reading() as reader:
             if complete_size is None:
                 listing.after_seq = self._seq_before(reader, datestamp_bounds(start, end)[0])
-                complete_size = sum(1 for _ in self._selected(reader, listing))
+                if set_spec or start or end:
+                    complete_size = sum(1 for _ in self._selected(reader, listing))
+                else:   # the whole repository in this format: the store keeps that count
+                    complete_size = sum(reader.change_count("bib", syntax)
+                                        for syntax in listing.metadata_format.syntaxes)
             page = list(itertools.islice(self._selected(reader, listing), page_size + 1))
         if not page:   # also when the rest of a list changed away from it since the last page
             raise OAIError("noRecordsMatch", "no records match the arguments")
