@@ -73,9 +73,11 @@ def load_unishelf(records: Path, data_dir: Path) -> dict:
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     stats = subprocess.run([str(UNISHELF), "--data-dir", str(data_dir), "stats"], capture_output=True,
                            text=True).stdout.splitlines()[0]
+    loaded_bytes = tree_bytes(data_dir / "store")
+    subprocess.run([str(UNISHELF), "--data-dir", str(data_dir), "compact"], check=True, capture_output=True)
     return {"stats": stats, "wall_s": wall, "cpu_s": cpu, "peak_rss_bytes": after.ru_maxrss * 1024,
-            "peak_anonymous_bytes": peak_anonymous, "disk_bytes": tree_bytes(data_dir / "store"),
-            "summary": output.strip().splitlines()[0]}
+            "peak_anonymous_bytes": peak_anonymous, "loaded_disk_bytes": loaded_bytes,
+            "disk_bytes": tree_bytes(data_dir / "store"), "summary": output.strip().splitlines()[0]}
 
 
 def main() -> int:
@@ -96,6 +98,8 @@ def main() -> int:
     ours = load_unishelf(records, data_dir)
     print(f"unishelf: {ours['summary']}")
     print(f"unishelf: {ours['stats']}")
+    print(f"unishelf: {ours['loaded_disk_bytes'] / 2**20:,.0f} MiB on disk after the load, "
+          f"{ours['disk_bytes'] / 2**20:,.0f} MiB after `unishelf compact`")
     report("unishelf", count, ours)
 
     theirs = None

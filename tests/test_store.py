@@ -13,7 +13,7 @@ from pyroaring import BitMap
 
 from conftest import DATA, load, make_catalog
 from unishelf.marc.reading import read_file
-from unishelf.marc.store import Store, StoreFormatError
+from unishelf.marc.store import Store, StoreFormatError, compact
 from unishelf.z3950.pqf import parse_pqf
 
 REPO = Path(__file__).resolve().parent.parent
@@ -209,3 +209,21 @@ def test_change_counts_follow_the_change_log(catalog):
         changes = list(reader.changes())
         for kind, syntax in {(c.kind, c.syntax) for c in changes}:
             assert reader.change_count(kind, syntax) == sum(1 for c in changes if (c.kind, c.syntax) == (kind, syntax))
+
+
+def test_compact_keeps_everything_and_frees_pages(catalog, tmp_path):
+    load(catalog, [DATA / "marc21-utf8-sample.mrc"], "NORTH")
+    with catalog.store.writing() as writer:
+        for record_id in range(1, 100):
+            catalog.catalogue.delete(writer, record_id)
+        writer.flush()
+    with catalog.store.reading() as reader:
+        expected = [(c.record_id, c.deleted) for c in reader.changes()]
+    path = catalog.store.path
+    catalog.close()
+    before, after = compact(path)
+    assert after <= before
+    reopened = Store(path, readonly=True)
+    with reopened.reading() as reader:
+        assert [(c.record_id, c.deleted) for c in reader.changes()] == expected
+    reopened.close()

@@ -5,12 +5,12 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import cli_history, cli_user
+from . import cli_history, cli_ill, cli_user
 from .app import open_catalog
 from .config import ConfigError, load_config
 from .marc.catalogue import Catalogue
 from .marc.loader import Loader, print_progress
-from .marc.store import StoreFormatError, term_key
+from .marc.store import Store, StoreFormatError, compact, term_key
 from .marc.marcxml import collection_end, collection_start, record_xml
 from .marc.reading import FORMATS
 from .search.bib1 import DIAGNOSTICS
@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
     stats = commands.add_parser("stats", help="record counts per database and member library")
     stats.set_defaults(handler=cmd_stats)
 
+    compact = commands.add_parser("compact", help="rewrite the store without free pages (servers stopped)")
+    compact.set_defaults(handler=cmd_compact)
+
     search = commands.add_parser("search", help="search with a PQF query, e.g. '@attr 1=4 water'")
     search.add_argument("query")
     search.add_argument("--count", action="store_true", help="print the number of hits only")
@@ -81,6 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.set_defaults(handler=cmd_search)
     cli_user.register(commands)
     cli_history.register(commands)
+    cli_ill.register(commands)
     return parser
 
 
@@ -178,6 +182,13 @@ def cmd_stats(config, args) -> int:
         return 0
     finally:
         catalog.close()
+
+
+def cmd_compact(config, args) -> int:
+    Store(config.store_path, readonly=True).close()   # refuses a missing or old-format store
+    before, after = compact(config.store_path)
+    print(f"store: {config.store_path}: {before / 2**20:,.0f} MiB -> {after / 2**20:,.0f} MiB")
+    return 0
 
 
 def run_query(catalog, text: str, databases):
