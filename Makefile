@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test venv bench-load bench-query bench-z3950 bench-oai clean
+.PHONY: serve test venv bench-load bench-query bench-z3950 bench-oai bench-sru bench-ill clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,12 @@ bench-z3950: $(STAMP)
 
 bench-oai: $(STAMP)
 	$(BIN)/python bench/bench_oai.py
+
+bench-sru: $(STAMP)
+	$(BIN)/python bench/bench_sru.py
+
+bench-ill: $(STAMP)
+	$(BIN)/python bench/bench_ill.py
 
 clean:
 	rm -rf $(VENV) var

@@ -182,6 +182,10 @@ def _validate(data: dict, source):
         if not isinstance(database, dict) or database.get("kind") not in ("bib", "authority"):
             raise ConfigError(source, f"databases.{name}.kind", "must be bib or authority")
     _validate_oai(data["oai"], source)
+    for key, value in data["sru"].items():
+        if key != "default_schema" and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
+            raise ConfigError(source, f"sru.{key}", f"{value!r} is not a positive whole number")
+    _validate_ill(data, codes, source)
     if data["cataloguing"]["on_duplicate"] not in ("attach", "refuse"):
         raise ConfigError(source, "cataloguing.on_duplicate", "must be attach or refuse")
     for syntax, tags in data["cataloguing"]["required_fields"].items():
@@ -209,3 +213,29 @@ def _validate_oai(oai: dict, source):
             raise ConfigError(source, f"{where}.spec", f"{spec['spec']!r} is not a setSpec")
         if str(spec["spec"]).split(":")[0] in ("library", "type"):
             raise ConfigError(source, f"{where}.spec", "library: and type: are the built-in sets")
+
+
+def _validate_ill(data: dict, codes: set, source):
+    """The ILL section, and the member libraries' ILL addresses (host:port)."""
+    ill = data["ill"]
+    for code in ill["serves"]:
+        if str(code) not in codes:
+            raise ConfigError(source, "ill.serves", f"{code!r} is not a member library ({', '.join(sorted(codes))})")
+    for i, library in enumerate(data["libraries"]):
+        address = str(library.get("ill_address") or "")
+        host, _, port = address.rpartition(":")
+        if address and not (host.strip("[]") and port.isdigit() and 0 < int(port) < 65536):
+            raise ConfigError(source, f"libraries[{i}].ill_address", f"{address!r} is not host:port")
+    numbers = [("loan_period", ill["loan_period"])]
+    numbers += [(f"timers.{key}", ill["timers"][key]) for key in ("interval",)]
+    numbers += [(f"send.{key}", value) for key, value in ill["send"].items()]
+    numbers += [(f"limits.{key}", ill["limits"][key]) for key in ("connections", "idle_timeout")]
+    for key, value in numbers:
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise ConfigError(source, f"ill.{key}", f"{value!r} is not a positive whole number")
+    for key in ("expiry", "overdue"):
+        if not isinstance(ill["timers"][key], bool):
+            raise ConfigError(source, f"ill.timers.{key}", "must be true or false")
+    size = parse_size(ill["limits"]["apdu_size"])
+    if size is None or size < 1024:
+        raise ConfigError(source, "ill.limits.apdu_size", f"{ill['limits']['apdu_size']!r} is not a size of 1KiB or more")

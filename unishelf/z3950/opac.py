@@ -7,6 +7,7 @@ CircRecord); only the fields a union catalogue knows are written.
 from __future__ import annotations
 
 from unishelf.ber import External, context_boolean, context_constructed, context_string, external_content, tlv
+from unishelf.marc.holdings import available_now
 
 OPAC_OID = "1.2.840.10003.5.102"
 # HoldingsAndCircData fields (context tags) from a holdings item of the store.
@@ -15,7 +16,7 @@ HOLDINGS_FIELDS = (("library", 8), ("location", 9), ("call_number", 11), ("note"
 
 def _circulation(item: dict) -> bytes:
     """CircRecord: availableNow, itemId, renewable and onHold (the three BOOLEANs are required)."""
-    available = item.get("status", "").strip().lower() in ("", "0", "available", "on shelf")
+    available = available_now(item)
     parts = [context_boolean(1, available)]
     if item.get("status") and not available:
         parts.append(context_string(4, item["status"]))  # restrictions

@@ -1,0 +1,92 @@
+"""The record schemas SRU clients can ask for (recordSchema): marcxml, dc, mods and opac.
+
+A client names a schema by its short name or its identifier; responses always give the
+identifier. MARCXML (and the OPAC schema, which holds MARCXML) is offered for MARC 21 records
+only, as OAI-PMH does: UNIMARC in the MARC 21 slim schema would mislabel every tag, so such a
+record gets a surrogate diagnostic instead. Dublin Core and MODS read both syntaxes. MARCXML is
+the rendering the store keeps for OAI-PMH (`marc21`, made when the record was stored) where
+there is one, so most responses only copy stored text.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from lxml import etree
+
+from unishelf.marc.dublin_core import dublin_core, srw_dc
+from unishelf.marc.marcxml import record_xml
+from unishelf.marc.mods import mods
+from unishelf.marc.record import parse_iso2709
+from unishelf.marc.store import Reader, StoredRecord
+
+from .diagnostics import SRUDiagnostic
+from .opac_xml import opac_record
+
+DIAGNOSTIC_RECORD_SCHEMA = "info:srw/schema/1/diagnostics-v1.1"  # a surrogate diagnostic's recordSchema
+NOT_IN_SCHEMA = 67
+STORED_MARCXML = "marc21"   # the name of the store's MARCXML rendering (unishelf/oaipmh/formats.py)
+MARCXML_LOCATION = "http://www.loc.gov/standards/marcxml/schema/MARC21slim.xsd"
+
+
+@dataclass(frozen=True)
+class RecordSchema:
+    name: str
+    identifier: str
+    title: str
+    location: str
+    syntaxes: tuple[str, ...]
+    render: Callable[[StoredRecord, Reader], str]
+    aliases: tuple[str, ...] = ()
+
+    def record(self, stored: StoredRecord, reader: Reader) -> str:
+        """The record as XML text in this schema; SRUDiagnostic 67 where its syntax cannot go."""
+        if stored.syntax not in self.syntaxes:
+            raise SRUDiagnostic(NOT_IN_SCHEMA, f"{stored.syntax.upper()} record {stored.id} as {self.name}")
+        return self.render(stored, reader)
+
+
+def _marcxml(stored: StoredRecord, reader: Reader) -> str:
+    rendered = reader.rendered(stored.id, STORED_MARCXML)
+    if rendered is not None:
+        return rendered.decode("utf-8")
+    return record_xml(parse_iso2709(stored.raw), schema_location=MARCXML_LOCATION)
+
+
+def _dc(stored: StoredRecord, reader: Reader) -> str:
+    return etree.tostring(srw_dc(dublin_core(parse_iso2709(stored.raw), stored.syntax)), encoding="unicode")
+
+
+def _mods(stored: StoredRecord, reader: Reader) -> str:
+    return etree.tostring(mods(parse_iso2709(stored.raw), stored.syntax), encoding="unicode")
+
+
+def _opac(stored: StoredRecord, reader: Reader) -> str:
+    return opac_record(_marcxml(stored, reader), reader.holdings(stored.id))
+
+
+SCHEMAS = (
+    RecordSchema("marcxml", "info:srw/schema/1/marcxml-v1.1", "MARC 21 XML (MARCXML)",
+                 MARCXML_LOCATION, ("marc21",), _marcxml,
+                 aliases=("marc21", "info:srw/schema/1/marcxml-v1.2", "http://www.loc.gov/MARC21/slim")),
+    RecordSchema("dc", "info:srw/schema/1/dc-v1.1", "Dublin Core",
+                 "http://www.loc.gov/standards/sru/resources/dc-schema.xsd", ("marc21", "unimarc"), _dc,
+                 aliases=("info:srw/schema/1/dc-schema",)),
+    RecordSchema("mods", "info:srw/schema/1/mods-v3.7", "MODS 3.7",
+                 "http://www.loc.gov/standards/mods/v3/mods-3-7.xsd", ("marc21", "unimarc"), _mods,
+                 aliases=("http://www.loc.gov/mods/v3",)),
+    # No identifier is registered for YAZ's OPAC XML; this is the one Kuali OLE's SRU uses.
+    RecordSchema("opac", "info:srw/schema/1/opacxml-v1.0", "MARCXML with holdings (YAZ OPAC XML)",
+                 "https://github.com/indexdata/yaz/blob/master/etc/opacxml.xsd", ("marc21",), _opac,
+                 aliases=("opacxml",)),
+)
+_BY_NAME = {key.lower(): schema for schema in SCHEMAS
+            for key in (schema.name, schema.identifier, *schema.aliases)}
+
+
+def record_schema(name: str) -> RecordSchema:
+    """The schema a short name, identifier or alias names (names ignore case); else diagnostic 66."""
+    schema = _BY_NAME.get(name.lower())
+    if schema is None:
+        raise SRUDiagnostic(66, name)
+    return schema
