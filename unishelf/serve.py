@@ -2,7 +2,8 @@
 
 The daemons that answer requests from the store (Z39.50, and HTTP for OAI-PMH and SRU) listen
 here; `listen.workers - 1` more processes (unishelf.worker) accept on the same sockets, so every
-core serves. The ISO ILL daemon, which keeps transactions moving, will run in this process only.
+core serves. Daemons that keep state moving on their own (ISO ILL: its outbox and timers) must
+run once, so they run in this process only, as Twisted services (MAIN_DAEMONS).
 """
 from __future__ import annotations
 
@@ -16,10 +17,13 @@ from twisted.internet import protocol, reactor
 from . import http
 from .app import open_catalog
 from .config import Config
+from .ill_iso import daemon as ill_daemon
 from .z3950 import server as z3950_server
 
 # name -> function(catalog) that makes the daemon's Twisted factory (or twisted.web Site)
 SHARED_DAEMONS: dict = {"z3950": z3950_server.factory_from_config, "http": http.site}
+# name -> function(catalog) that makes a Twisted service with a `description`, run in this process only
+MAIN_DAEMONS: dict = {"ill": ill_daemon.service_from_config}
 DESCRIPTIONS = {"z3950": "Z39.50 on {host}:{port}",
                 "http": "HTTP on {host}:{port}: OAI-PMH at /oai, SRU at /sru/<database>"}
 
@@ -35,6 +39,11 @@ def serve(config: Config) -> int:
     for name, port in ports.items():
         address = port.getHost()
         log.info("%s", DESCRIPTIONS[name].format(host=address.host, port=address.port))
+    for make in MAIN_DAEMONS.values():
+        daemon = make(catalog)
+        daemon.startService()
+        reactor.addSystemEventTrigger("before", "shutdown", daemon.stopService)
+        log.info("%s", daemon.description)
     workers = [_spawn_worker(config, {name: port.fileno() for name, port in ports.items()})
                for _ in range(listen["workers"] - 1)]
     reactor.addSystemEventTrigger("before", "shutdown", lambda: [w.transport.closeStdin() for w in workers])

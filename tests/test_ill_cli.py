@@ -1,0 +1,179 @@
+"""`unishelf ill ...` as ILL staff use it: one node serving two libraries, its outbox delivered
+inside the node between commands, as `unishelf serve` would."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from conftest import DATA
+from twisted.internet.testing import MemoryReactorClock
+
+from unishelf.cli import main
+from unishelf.config import load_config
+from unishelf.ill_iso.daemon import service_from_config
+from unishelf.marc.store import Store
+
+CONFIG = """\
+libraries:
+  - {code: CENTRAL, name: Central Library, ill_symbol: CENTRAL, ill_address: "127.0.0.1:4990", region: national}
+  - {code: NORTH, name: Northern University Library, ill_symbol: NORTH, ill_address: "127.0.0.1:4991", region: north}
+ill: {serves: [NORTH, CENTRAL]}
+"""
+
+
+class Desk:
+    """A data directory, its config, and the staff at the terminal."""
+
+    def __init__(self, tmp_path, capsys):
+        self.config = tmp_path / "unishelf.yaml"
+        self.config.write_text(CONFIG)
+        self.data = tmp_path / "data"
+        self.capsys = capsys
+
+    def run(self, *argv) -> tuple[int, str, str]:
+        code = main(["--config", str(self.config), "--data-dir", str(self.data), *argv])
+        out, err = self.capsys.readouterr()
+        return code, out, err
+
+    def ill(self, *argv) -> str:
+        code, out, err = self.run("ill", *argv)
+        assert code == 0, err
+        return out
+
+    def deliver(self):
+        """What the daemon's next look at the outbox does."""
+        config = load_config(self.config, {"data_dir": str(self.data)})
+        store = Store(config.store_path)
+        try:
+            service = service_from_config(SimpleNamespace(config=config, store=store))
+            service.reactor = MemoryReactorClock()
+            service.send_due()
+        finally:
+            store.close()
+
+
+@pytest.fixture
+def desk(tmp_path, capsys):
+    return Desk(tmp_path, capsys)
+
+
+def test_a_loan_from_request_to_check_in(desk):
+    out = desk.ill("request", "--library", "NORTH", "--responder", "CENTRAL", "--title", "Water supply engineering",
+                   "--isbn", "0262032937", "--patron", "Ada Reader", "--need-before", "2099-01-01")
+    assert out.splitlines()[0].startswith("#1     NORTH/") and "PENDING" in out
+    assert "ILL-Request queued for CENTRAL (inside this node); state PENDING" in out
+    assert "allowed now: cancel, message, status-query" in out
+    desk.deliver()
+    listing = desk.ill("list")
+    assert "#2 " in listing and "CENTRAL <- NORTH" in listing and "IN-PROCESS" in listing
+    assert "2 transactions" in listing
+    assert "state SHIPPED" in desk.ill("ship", "2", "--due", "2099-02-01", "--via", "courier")
+    desk.deliver()
+    assert "state RECEIVED" in desk.ill("receive", "1")
+    desk.deliver()
+    assert "state RENEW-PENDING" in desk.ill("renew", "1", "--until", "2099-03-01")
+    desk.deliver()
+    assert "state RECEIVED" in desk.ill("renew-answer", "2", "yes", "--due", "2099-03-01")
+    desk.deliver()
+    assert "state RETURNED" in desk.ill("return", "1", "--note", "by post")
+    desk.deliver()
+    assert "state CHECKED-IN" in desk.ill("check-in", "2")
+    desk.deliver()
+    shown = desk.ill("show", "1")
+    assert "due          20990301" in shown
+    for line in ["sent     ILL-Request", "received Status-Or-Error-Report", "received Shipped",
+                 "received Renew-Answer", "received Checked-In", '"by post"']:
+        assert line in shown, line
+    assert "allowed now  message, status-query" in shown
+    assert desk.ill("list", "--open").strip() == "0 transactions"
+
+
+def test_a_command_the_state_does_not_allow_is_refused_with_what_is(desk):
+    desk.ill("request", "--library", "NORTH", "--responder", "CENTRAL", "--title", "Water")
+    code, out, err = desk.run("ill", "ship", "1")
+    assert code == 1 and out == ""
+    assert err.strip() == ("unishelf ill ship: #1 is PENDING at the requester NORTH; ship is not allowed now. "
+                           "Allowed now: cancel, message, status-query")
+    desk.deliver()
+    code, _, err = desk.run("ill", "receive", "2")
+    assert code == 1 and "Allowed now: answer will-supply|hold-placed|conditional|unfilled|retry|" \
+                         "locations-provided|estimate, ship, message, status-query" in err
+
+
+@pytest.mark.parametrize("kind, options, state", [
+    ("will-supply", ["--reason", "being-processed-for-supply", "--date", "2099-01-05"], "IN-PROCESS"),
+    ("unfilled", ["--reason", "not-owned"], "NOT-SUPPLIED"),
+    ("conditional", ["--condition", "library-use-only", "--date", "2099-01-05"], "CONDITIONAL"),
+    ("hold-placed", ["--date", "2099-01-05"], "IN-PROCESS"),
+    ("locations-provided", ["--location", "NORTH", "--location", "EAST"], "NOT-SUPPLIED"),
+    ("estimate", ["--cost", "NZD 12.50"], "NOT-SUPPLIED"),
+    ("retry", ["--reason", "in-use-on-loan", "--date", "2099-02-01"], "NOT-SUPPLIED"),
+])
+def test_every_answer(desk, kind, options, state):
+    desk.ill("request", "--library", "NORTH", "--responder", "CENTRAL", "--title", "Water")
+    desk.deliver()
+    assert f"state {state}" in desk.ill("answer", "2", kind, *options)
+    desk.deliver()
+    shown = desk.ill("show", "1")
+    assert f"answer       {kind}" in shown
+
+
+def test_conditions_cancels_messages_and_damage_from_the_terminal(desk):
+    desk.ill("request", "--library", "NORTH", "--responder", "CENTRAL", "--title", "Water")
+    desk.deliver()
+    desk.ill("answer", "2", "conditional", "--condition", "charges")
+    desk.deliver()
+    assert "state PENDING" in desk.ill("conditional-reply", "1", "yes")
+    desk.deliver()
+    assert "state CANCEL-PENDING" in desk.ill("cancel", "1")
+    desk.deliver()
+    assert "state IN-PROCESS" in desk.ill("cancel-reply", "2", "no", "--note", "already packed")
+    desk.ill("ship", "2")
+    desk.deliver()
+    assert "state SHIPPED" in desk.ill("message", "1", "thanks, on its way?")
+    assert "state SHIPPED" in desk.ill("damaged", "1", "--units", "3,4")
+    assert "state SHIPPED" in desk.ill("status-query", "1")
+    desk.deliver()
+    shown = desk.ill("show", "2")
+    assert '"thanks, on its way?"' in shown and "received Damaged" in shown
+    code, _, err = desk.run("ill", "damaged", "1", "--units", "three")
+    assert code == 1 and "units are numbers" in err
+
+
+def test_the_outbox_shows_what_waits_and_what_is_stuck(desk):
+    desk.ill("request", "--library", "NORTH", "--responder", "CENTRAL", "--title", "Water")
+    out = desk.ill("outbox")
+    assert "#1 ILL-Request NORTH -> CENTRAL" in out and "1 waiting, 0 stuck" in out
+    store = Store(desk.data / "store")
+    with store.writing() as writer:
+        (entry,) = writer.ill_outbox()
+        writer.put_ill_outbox({**entry, "tries": 4, "next": 4102444800.0, "error": "Connection was refused"})
+    store.close()
+    code, out, _ = desk.run("ill", "outbox")
+    assert code == 1 and out.startswith("STUCK #1 ILL-Request")
+    assert "4 failed tries, next 2100-01-01T00:00:00Z: Connection was refused" in out
+    assert "(unsent)" in desk.ill("list")
+    assert "unsent: ILL-Request to CENTRAL, 4 failed tries, last: Connection was refused" in desk.ill("show", "1")
+
+
+def test_a_request_by_union_catalogue_record(desk):
+    code, _, _ = desk.run("load", "--quiet", "--library", "CENTRAL", str(DATA / "marc21-utf8-sample.mrc"))
+    assert code == 0
+    out = desk.ill("request", "--library", "NORTH", "--responder", "CENTRAL", "--record", "1", "--service", "copy",
+                   "--service", "loan")
+    desk.deliver()
+    shown = desk.ill("show", "2")
+    assert "verification-reference-source union catalogue record 1" in shown
+    assert "service      copy-non-returnable, loan" in shown and "title " in shown
+    code, _, err = desk.run("ill", "request", "--library", "NORTH", "--responder", "CENTRAL", "--record", "99999")
+    assert code == 1 and "there is no record 99999" in err
+    assert out
+
+
+def test_staff_must_say_which_library_when_the_node_serves_several(desk):
+    code, _, err = desk.run("ill", "request", "--responder", "CENTRAL", "--title", "Water")
+    assert code == 1 and "say which library you act for (--library): this node serves NORTH, CENTRAL" in err
+    code, _, err = desk.run("ill", "request", "--library", "NORTH", "--responder", "MARS", "--title", "Water")
+    assert code == 1 and "'MARS' is not a member library" in err
+    code, _, err = desk.run("ill", "show", "7")
+    assert code == 1 and "there is no transaction 7" in err

@@ -1,0 +1,140 @@
+"""The ILL daemon: what `unishelf serve` runs for ISO ILL, in its main process only.
+
+It listens for peers, sends the outbox (looking at it every `ill.send.poll_ms`, since staff
+commands queue APDUs from their own processes), and fires timers. It keeps nothing that is not
+in the store: a restart reads the outbox and the timers again and carries on.
+"""
+from __future__ import annotations
+
+import logging
+
+from twisted.application import service
+from twisted.internet import task
+
+from unishelf.config import parse_size
+from unishelf.ill_iso.directory import Directory
+from unishelf.ill_iso.machine import Machine
+from unishelf.ill_iso.node import Node, Settings
+from unishelf.ill_iso.outbox import Outbox, RetryPolicy
+from unishelf.ill_iso.sender import deliver
+from unishelf.ill_iso.server import ILLServerFactory
+from unishelf.ill_iso.tables import REQUESTER, RESPONDER
+
+log = logging.getLogger("unishelf.ill")
+
+
+class ILLService(service.Service):
+    name = "ill"
+
+    def __init__(self, node: Node, outbox: Outbox, config, reactor=None):
+        if reactor is None:
+            from twisted.internet import reactor
+        self.node = node
+        self.outbox = outbox
+        self.reactor = reactor
+        self.listen = config["listen"]
+        ill = config["ill"]
+        self.send = ill["send"]
+        self.timer_interval = ill["timers"]["interval"]
+        self.max_apdu = parse_size(ill["limits"]["apdu_size"])
+        self.limits = ill["limits"]
+        self.sending: set[str] = set()   # peers a batch is on its way to
+        self.port = None
+        self.loops: list[task.LoopingCall] = []
+
+    @property
+    def description(self) -> str:
+        address = self.port.getHost() if self.port else None
+        served = ", ".join(self.node.directory.served) or "no library (set ill.serves)"
+        return f"ISO ILL on {address.host}:{address.port} for {served}" if address else "ISO ILL"
+
+    def startService(self):
+        super().startService()
+        with self.node.store.writing() as writer:
+            writer.stamp_ill_served(self.node.directory.served)   # staff commands read it
+        factory = ILLServerFactory(self.node.receive, self.max_apdu, self.limits["connections"],
+                                   self.limits["idle_timeout"])
+        self.port = self.reactor.listenTCP(self.listen["ill_port"], factory, interface=self.listen["host"])
+        for action, seconds in ((self.send_due, self.send["poll_ms"] / 1000),
+                                (self.fire_timers, self.timer_interval)):
+            loop = task.LoopingCall(action)
+            loop.clock = self.reactor
+            loop.start(seconds, now=True)
+            self.loops.append(loop)
+
+    def stopService(self):
+        super().stopService()
+        for loop in self.loops:
+            if loop.running:
+                loop.stop()
+        self.loops = []
+        if self.port is not None:
+            return self.port.stopListening()
+
+    def fire_timers(self):
+        try:
+            for outcome in self.node.fire_timers():
+                log.info("timer: %s for #%d", outcome.apdu_type, outcome.transaction.number)
+        except Exception:   # one bad timer must not stop the loop
+            log.exception("ILL timers failed")
+
+    def send_due(self):
+        try:
+            batches = self.outbox.due(self.sending)
+        except Exception:
+            log.exception("ILL outbox unreadable")
+            return
+        for peer, entries in batches.items():
+            if self.node.directory.is_served(peer):
+                self._deliver_here(entries)
+            else:
+                self._deliver_to(peer, entries)
+
+    def _deliver_here(self, entries: list[dict]):
+        """A peer this node serves too: the receiving end takes the APDU at once."""
+        for entry in entries:
+            sender_role = entry["role"]
+            receiver_role = RESPONDER if sender_role == REQUESTER else REQUESTER
+            try:
+                for reply in self.node.receive(entry["apdu"], role=receiver_role):
+                    self.node.receive(reply, role=sender_role)
+            except Exception as error:
+                log.exception("ILL delivery inside the node failed")
+                self.outbox.failed([entry["seq"]], f"{type(error).__name__}: {error}")
+                return
+            self.outbox.delivered([entry["seq"]])
+
+    def _deliver_to(self, peer: str, entries: list[dict]):
+        seqs = [entry["seq"] for entry in entries]
+        member = self.node.directory.member(peer)
+        if member is None or member.host is None:
+            self.outbox.failed(seqs, f"{peer} has no ill_address in the configuration")
+            return
+        self.sending.add(peer)
+        sent = deliver(self.reactor, member.host, member.port, [entry["apdu"] for entry in entries],
+                       self._reply, self.max_apdu, self.send["connect_timeout"], self.send["reply_timeout"])
+
+        def delivered(_):
+            self.outbox.delivered(seqs)
+
+        def failed(failure):
+            log.info("ILL send to %s at %s failed: %s", peer, member.address, failure.getErrorMessage())
+            self.outbox.failed(seqs, failure.getErrorMessage())
+
+        def done(_):
+            self.sending.discard(peer)
+        sent.addCallbacks(delivered, failed).addErrback(lambda f: log.error("ILL outbox: %s", f)).addBoth(done)
+
+    def _reply(self, data: bytes):
+        """What a peer said back on our connection; answers to it could not go back anyway."""
+        try:
+            self.node.receive(data)
+        except Exception:
+            log.exception("ILL reply not taken")
+
+
+def service_from_config(catalog) -> ILLService:
+    config = catalog.config
+    directory = Directory.from_config(config)
+    node = Node(catalog.store, directory, Machine(), Settings.from_config(config))
+    return ILLService(node, Outbox(catalog.store, RetryPolicy.from_config(config)), config)
