@@ -14,7 +14,6 @@ import argparse
 import http.client
 import random
 import re
-import statistics
 import sys
 import threading
 import time
@@ -131,9 +130,7 @@ def main() -> int:
             for clients in map(int, args.clients.split(",")):
                 for name, (port, path) in servers.items():
                     rate, latencies, failures = run_load(port, path, clients, args.seconds, keep_alive)
-                    latencies.sort()
-                    p50 = statistics.median(latencies) * 1e3 if latencies else float("nan")
-                    p99 = latencies[int(0.99 * (len(latencies) - 1))] * 1e3 if latencies else float("nan")
+                    p50, p99 = unishelf_side.p50_p99_ms(latencies)
                     results[(name, keep_alive, clients)] = rate
                     mode = "on" if keep_alive else "off"
                     note = f"  ({len(failures)} clients failed: {failures[0]})" if failures else ""

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import random
 import socket
-import statistics
 import sys
 import threading
 import time
@@ -125,9 +124,7 @@ def main() -> int:
             for clients in map(int, args.clients.split(",")):
                 for name, (port, database, _) in servers.items():
                     rate, latencies = run_load(port, database, clients, args.seconds, new_session)
-                    latencies.sort()
-                    p50 = statistics.median(latencies) * 1e3
-                    p99 = latencies[int(0.99 * (len(latencies) - 1))] * 1e3
+                    p50, p99 = unishelf_side.p50_p99_ms(latencies)
                     results[(name, new_session, clients)] = rate
                     mode = "new" if new_session else "persistent"
                     print(f"{name:<9} {mode:<11} {clients:>7} {rate:>8,.0f} {p50:>7.2f} {p99:>7.2f}", flush=True)

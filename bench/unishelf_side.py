@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -47,6 +48,14 @@ def _is_current(store_path: Path) -> bool:
     except StoreFormatError:
         return False
     return True
+
+
+def p50_p99_ms(latencies: list[float]) -> tuple[float, float]:
+    """The median and 99th percentile of latencies in seconds, in milliseconds (nan if none)."""
+    if not latencies:
+        return float("nan"), float("nan")
+    ordered = sorted(latencies)
+    return statistics.median(ordered) * 1e3, ordered[int(0.99 * (len(ordered) - 1))] * 1e3
 
 
 def free_port() -> int:

@@ -73,10 +73,7 @@ class Cataloguing:
 
     # -- the operations -----------------------------------------------------------------------
     def insert(self, user: User, database: str, supplied: SuppliedRecord) -> UpdateResult:
-        problem = self.access(user, database)
-        if problem:
-            return problem
-        item = self.checked(supplied, database)
+        item = self.admitted(user, database, supplied)
         if isinstance(item, UpdateResult):
             return item
         prepared = self.catalogue.prepare(item, user.library)
@@ -94,10 +91,7 @@ class Cataloguing:
         return UpdateResult(True, outcome.record_id, outcome.action)
 
     def replace(self, user: User, database: str, supplied: SuppliedRecord) -> UpdateResult:
-        problem = self.access(user, database)
-        if problem:
-            return problem
-        item = self.checked(supplied, database)
+        item = self.admitted(user, database, supplied)
         if isinstance(item, UpdateResult):
             return item
         with self.store.writing() as writer:
@@ -157,6 +151,10 @@ class Cataloguing:
         return self.insert(user, database, supplied)
 
     # -- the rules ----------------------------------------------------------------------------
+    def admitted(self, user: User | None, database: str, supplied: SuppliedRecord) -> ReadRecord | UpdateResult:
+        """The supplied record, decoded, if this user may write it to this database."""
+        return self.access(user, database) or self.checked(supplied, database)
+
     def access(self, user: User | None, database: str) -> UpdateResult | None:
         """A refusal if this user may not change this database, else None."""
         if self.engine.database(database) is None:
