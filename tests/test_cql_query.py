@@ -177,7 +177,9 @@ def test_prox(mapping, modifiers, distance, ordered):
     ("title = a prox/foo.distance<=2 title = b", 15),
     ("dc.nothing = x", 16),                             # unknown index
     ("nothing = x", 16),
-    ("rec.id = 12", 16),                                # the engine cannot search by record id
+    ("rec.id < 12", 19),                                # record numbers: =, == or any
+    ("rec.id = twelve", 36),
+    ("rec.id = \"1 2\"", 36),
     ("title encloses x", 19),                           # unsupported relation
     ("title foo x", 19),
     ("title dc.adj x", 19),                             # relations come from the cql set
@@ -285,7 +287,7 @@ def test_indexes_cover_every_access_point_by_its_own_name(mapping, points):
     assert not own["subject"].sortable
     by_name = {(info.prefix, info.name): info for info in indexes}
     assert by_name[("dc", "identifier")].points == ("isbn", "issn", "lccn", "oclc")
-    assert ("rec", "id") not in by_name       # not searchable yet
+    assert by_name[("rec", "id")].points == ("@record-id",)
 
 
 # --- configuration checks --------------------------------------------------------------------------
@@ -423,3 +425,13 @@ def test_sort_keys_sort_with_the_engine(loaded, shipped):
     with loaded.store.reading() as reader:
         years = [reader.entry(r)["date"][0] for r in result.ids()]
     assert years == sorted(years, reverse=True) and years[0] == "2000" and years[-1] == "1990"
+
+
+def test_rec_id_finds_records_by_their_number(loaded, mapping):
+    from unishelf.sru.cql import parse
+    with loaded.store.reading() as reader:
+        first, second = [c.record_id for c in reader.changes()][:2]
+    found = loaded.engine.search(mapping.to_tree(parse(f"rec.id = {first}").root))
+    assert list(found.bitmap) == [first]
+    found = loaded.engine.search(mapping.to_tree(parse(f'rec.id any "{first} {second} 999999"').root))
+    assert sorted(found.bitmap) == sorted([first, second])

@@ -18,7 +18,7 @@ from unishelf.marc import normalize
 from unishelf.marc.access_points import AccessPoints, query_values
 from unishelf.marc.store import ALL_KEY, Reader, Store, kind_key, term_key
 
-from .tree import AllRecords, And, Node, Not, Or, Prox, QueryError, Range, ResultSetRef, Term
+from .tree import AllRecords, And, Node, Not, Or, Prox, QueryError, Range, RecordIds, ResultSetRef, Term
 
 MAX_RANKED_WORDS = 12  # the rarest query words that rank; more add little and cost 2^n groups at worst
 _MASKED_TOKEN = re.compile(f"[{normalize.CJK_CHARS}]+|[^\\W_{normalize.CJK_CHARS}*?]*[*?][^\\W_*?]*[*?]*|"
@@ -186,6 +186,8 @@ class _Evaluation:
             return self.prox(node)
         if isinstance(node, AllRecords):
             return self.reader.bitmap(ALL_KEY)  # search() keeps those of the databases searched
+        if isinstance(node, RecordIds):
+            return BitMap(node.ids) & self.reader.bitmap(ALL_KEY)
         raise QueryError("unsupported-operator", f"cannot evaluate {type(node).__name__}")
 
     # -- terms ----------------------------------------------------------------------------------

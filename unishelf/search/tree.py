@@ -92,4 +92,11 @@ class AllRecords:
     """Every record of the databases searched (CQL's cql.allRecords; Not(AllRecords(), x) is NOT x)."""
 
 
-Node = Term | Range | And | Or | Not | Prox | ResultSetRef | AllRecords
+@dataclass(frozen=True)
+class RecordIds:
+    """Records by their store number (CQL's rec.id; SRU and OAI-PMH show these numbers)."""
+
+    ids: tuple[int, ...]
+
+
+Node = Term | Range | And | Or | Not | Prox | ResultSetRef | AllRecords | RecordIds

@@ -17,7 +17,7 @@ import yaml
 
 from unishelf.marc import normalize
 from unishelf.marc.access_points import AccessPoints, query_values
-from unishelf.search.tree import STRUCTURES, AllRecords, And, Node, Not, Or, Prox, Range, ResultSetRef, Term
+from unishelf.search.tree import STRUCTURES, AllRecords, And, Node, Not, Or, Prox, Range, RecordIds, ResultSetRef, Term
 
 from . import cql
 from .cql import CQLError
@@ -173,8 +173,8 @@ class CQLMapping:
         return {prefix: uris[0] for prefix, uris in self._uris.items()}
 
     def indexes(self) -> list[IndexInfo]:
-        """The indexes a query can use (rec.id waits for the engine to search by record id)."""
-        return [info for info in self._indexes.values() if info.points != (RECORD_ID,)]
+        """The indexes a query can use."""
+        return list(self._indexes.values())
 
     # -- queries ------------------------------------------------------------------------------------
     def to_tree(self, node: cql.Node) -> Node:
@@ -257,6 +257,16 @@ class CQLMapping:
         return effects
 
     # -- search clauses -----------------------------------------------------------------------------
+    @staticmethod
+    def _record_ids(clause: cql.SearchClause, index, relation: str) -> RecordIds:
+        """rec.id = N, or rec.id any "N M ...": records by their number."""
+        if relation not in ("=", "==", "any"):
+            raise CQLError(19, f"{index} takes =, == or any, not {relation}", relation)
+        words = clause.term.split()
+        if not words or not all(word.isdigit() for word in words) or (relation != "any" and len(words) > 1):
+            raise CQLError(36, f"{index} takes record numbers, not {clause.term!r}", clause.term)
+        return RecordIds(tuple(int(word) for word in words))
+
     def _clause(self, clause: cql.SearchClause) -> Node:
         index = clause.index or self._bare_term_index
         info = self._index(index)
@@ -267,7 +277,7 @@ class CQLMapping:
         if info.points == (RESULT_SET,):
             return self._result_set(clause, index, relation)
         if info.points == (RECORD_ID,):
-            raise CQLError(16, f"{index}: searching by record id is not supported yet", str(index))
+            return self._record_ids(clause, index, relation)
         meaning = self._relations[relation]
         points = [self.points[name] for name in info.points if relation in self._kinds[self.points[name].kind]]
         if not points:
