@@ -124,20 +124,14 @@ def main() -> int:
         print(f"{args.records:,} LC records; SRU 1.2 searchRetrieve dc.title = WORD, {RECORDS_PER_REQUEST} MARCXML "
               f"records; {args.seconds:.0f} s a run; hits over the {len(TERMS)} words: "
               + ", ".join(f"{name} {sum(c.values()):,}" for name, c in counts.items()))
-        print(f"{'server':<9} {'keep-alive':<10} {'clients':>7} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7}")
-        results = {}
-        for keep_alive in (True, False):
-            for clients in map(int, args.clients.split(",")):
-                for name, (port, path) in servers.items():
-                    rate, latencies, failures = run_load(port, path, clients, args.seconds, keep_alive)
-                    p50, p99 = unishelf_side.p50_p99_ms(latencies)
-                    results[(name, keep_alive, clients)] = rate
-                    mode = "on" if keep_alive else "off"
-                    note = f"  ({len(failures)} clients failed: {failures[0]})" if failures else ""
-                    print(f"{name:<9} {mode:<10} {clients:>7} {rate:>8,.0f} {p50:>7.2f} {p99:>7.2f}{note}", flush=True)
-                if "zebra" in servers:
-                    ratio = results[("unishelf", keep_alive, clients)] / results[("zebra", keep_alive, clients)]
-                    print(f"{'ratio':<9} {'':<10} {clients:>7} {ratio:>7.2f}x unishelf/zebra", flush=True)
+
+        def measure(name, keep_alive, clients):
+            port, path = servers[name]
+            rate, latencies, failures = run_load(port, path, clients, args.seconds, keep_alive)
+            return rate, latencies, f"  ({len(failures)} clients failed: {failures[0]})" if failures else ""
+
+        unishelf_side.compare_under_load(servers, {"on": True, "off": False}, list(map(int, args.clients.split(","))),
+                                         measure, "keep-alive", "req/s")
     finally:
         ours.stop()
         if zebra:

@@ -118,19 +118,14 @@ def main() -> int:
         print("zebra: zebrasrv not found (apt-get install idzebra-2.0); unishelf only")
     try:
         print(f"{args.records:,} LC records; Search (title word) + Present 10 USMARC; {args.seconds:.0f} s a run")
-        print(f"{'server':<9} {'session':<11} {'clients':>7} {'ops/s':>8} {'p50 ms':>7} {'p99 ms':>7}")
-        results = {}
-        for new_session in (False, True):
-            for clients in map(int, args.clients.split(",")):
-                for name, (port, database, _) in servers.items():
-                    rate, latencies = run_load(port, database, clients, args.seconds, new_session)
-                    p50, p99 = unishelf_side.p50_p99_ms(latencies)
-                    results[(name, new_session, clients)] = rate
-                    mode = "new" if new_session else "persistent"
-                    print(f"{name:<9} {mode:<11} {clients:>7} {rate:>8,.0f} {p50:>7.2f} {p99:>7.2f}", flush=True)
-                if "zebra" in servers:
-                    ratio = results[("unishelf", new_session, clients)] / results[("zebra", new_session, clients)]
-                    print(f"{'ratio':<9} {'':<11} {clients:>7} {ratio:>7.2f}x unishelf/zebra", flush=True)
+
+        def measure(name, new_session, clients):
+            port, database, _ = servers[name]
+            rate, latencies = run_load(port, database, clients, args.seconds, new_session)
+            return rate, latencies, ""
+
+        unishelf_side.compare_under_load(servers, {"persistent": False, "new": True},
+                                         list(map(int, args.clients.split(","))), measure, "session", "ops/s")
     finally:
         ours.stop()
         if zebra:

@@ -58,6 +58,24 @@ def p50_p99_ms(latencies: list[float]) -> tuple[float, float]:
     return statistics.median(ordered) * 1e3, ordered[int(0.99 * (len(ordered) - 1))] * 1e3
 
 
+def compare_under_load(servers, modes: dict, clients: list[int], measure, mode_title: str, unit: str):
+    """Print one row per server, mode and client count, and unishelf/zebra ratios.
+
+    `modes`: label -> mode value; `measure(server, mode, clients)` -> (rate, latencies, note)."""
+    print(f"{'server':<9} {mode_title:<11} {'clients':>7} {unit:>8} {'p50 ms':>7} {'p99 ms':>7}")
+    results = {}
+    for label, mode in modes.items():
+        for count in clients:
+            for name in servers:
+                rate, latencies, note = measure(name, mode, count)
+                p50, p99 = p50_p99_ms(latencies)
+                results[name] = rate
+                print(f"{name:<9} {label:<11} {count:>7} {rate:>8,.0f} {p50:>7.2f} {p99:>7.2f}{note}", flush=True)
+            if "zebra" in results and "unishelf" in results:
+                print(f"{'ratio':<9} {'':<11} {count:>7} {results['unishelf'] / results['zebra']:>7.2f}x "
+                      "unishelf/zebra", flush=True)
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -78,11 +78,10 @@ class Cataloguing:
             return item
         prepared = self.catalogue.prepare(item, user.library)
         with self.store.writing() as writer:
-            if self.refuse_duplicates:
-                duplicate = self.catalogue.find_match(writer, prepared)
-                if duplicate is not None:
-                    return refused(EXECUTION_FAILED, f"duplicate of record {duplicate}", duplicate)
-            before = self._raw_of(writer, self.catalogue.find_match(writer, prepared))
+            match = self.catalogue.find_match(writer, prepared)
+            if match is not None and self.refuse_duplicates:
+                return refused(EXECUTION_FAILED, f"duplicate of record {match}", match)
+            before = self._raw_of(writer, match)
             outcome = self.catalogue.add(writer, prepared)
             if outcome.action == "rejected":
                 return refused(EXECUTION_FAILED, outcome.reason)
