@@ -16,8 +16,7 @@ import sys
 from datetime import datetime, timezone
 
 from .ill_iso.bibliographic import item_from_record
-from .ill_iso.directory import Directory
-from .ill_iso.node import Node, NotFound, Refused, Settings
+from .ill_iso.node import Node, NotFound, Refused, node_for_store
 from .ill_iso.outbox import RetryPolicy
 from .ill_iso.primitives import SERVICES, PrimitiveError
 from .ill_iso.tables import VARIANTS
@@ -119,12 +118,6 @@ def _command_arguments(command: str, parser):
         parser.add_argument("text")
 
 
-def _node(config, store: Store) -> Node:
-    with store.reading() as reader:
-        stamped = reader.ill_served()
-    return Node(store, Directory.from_config(config, stamped=stamped), settings=Settings.from_config(config))
-
-
 def _store(config) -> Store:
     return Store(config.store_path, map_size=config.map_size)
 
@@ -155,7 +148,7 @@ def cmd_request(config, args) -> int:
         params = {"item": item, "services": args.service, "deliver_to": args.deliver_to, "email": args.email,
                   "max_cost": args.max_cost, "need_before": args.need_before, "patron": args.patron,
                   "group": args.group, "note": args.note}
-        node = _node(config, store)
+        node = node_for_store(config, store)
         outcome = node.request(_acting(node, args), args.responder, params, _staff())
         _report(node, outcome)
         return 0
@@ -184,7 +177,7 @@ def cmd_transaction(config, args) -> int:
             return _fail(args.command, f"units are numbers separated by commas, not {args.units!r}")
     store = _store(config)
     try:
-        node = _node(config, store)
+        node = node_for_store(config, store)
         outcome = node.command(args.transaction, args.command, params, _staff(), args.library)
         _report(node, outcome)
         return 0
@@ -216,7 +209,7 @@ def _line(transaction) -> str:
 def cmd_list(config, args) -> int:
     store = _store(config)
     try:
-        node = _node(config, store)
+        node = node_for_store(config, store)
         with store.reading() as reader:
             transactions = [Transaction(**record) for record in reader.ill_transactions()]
             waiting = {entry["number"] for entry in reader.ill_outbox()}
@@ -239,7 +232,7 @@ def cmd_list(config, args) -> int:
 def cmd_show(config, args) -> int:
     store = _store(config)
     try:
-        node = _node(config, store)
+        node = node_for_store(config, store)
         with store.reading() as reader:
             transaction = node.find(reader, args.transaction, args.library)
             history = reader.ill_history(transaction.number)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ CONFIG_DIR = Path(os.environ.get("UNISHELF_CONFIG_DIR", Path(__file__).resolve()
 DEFAULTS_FILE = CONFIG_DIR / "defaults.yaml"
 DEFAULT_CONFIG_FILE = CONFIG_DIR / "unishelf.yaml"
 ROLES = {"searcher", "cataloguer", "ill-staff", "admin"}
+ROUTING_KEYS = {"region", "tier", "available", "load", "fee"}
 _SIZE = re.compile(r"^\s*(\d+)\s*([KMGT]i?B?)?\s*$", re.I)
 _UNITS = {"": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
@@ -38,10 +39,13 @@ def parse_size(value: Any) -> int | None:
 @dataclass(frozen=True)
 class Library:
     code: str
-    name: str
-    ill_symbol: str
-    ill_address: str
-    region: str
+    name: str = ""
+    ill_symbol: str = ""
+    ill_address: str = ""
+    region: str = ""
+    tier: int = 3                    # 1 national centre, 2 regional centre, 3 member library
+    days_to_respond: int | None = None
+    fees: dict = field(default_factory=dict)   # service (loan, copy) -> "CNY 10.00"
 
 
 class Config:
@@ -75,7 +79,8 @@ class Config:
 
     @property
     def libraries(self) -> list[Library]:
-        return [Library(**{k: str(entry.get(k, "")) for k in Library.__dataclass_fields__})
+        text = ("code", "name", "ill_symbol", "ill_address", "region")
+        return [Library(**{key: str(value) if key in text else value for key, value in entry.items()})
                 for entry in self.data["libraries"]]
 
     def limit(self, name: str) -> int:
@@ -215,6 +220,22 @@ def _validate_oai(oai: dict, source):
             raise ConfigError(source, f"{where}.spec", "library: and type: are the built-in sets")
 
 
+def _validate_ill_library(library: dict, where: str, source):
+    """A member library's routing and fee settings."""
+    tier = library.get("tier", 3)
+    if tier not in (1, 2, 3):
+        raise ConfigError(source, f"{where}.tier", f"{tier!r} is not 1 (national centre), 2 (regional) or 3 (member)")
+    days = library.get("days_to_respond")
+    if days is not None and (not isinstance(days, int) or isinstance(days, bool) or days < 0):
+        raise ConfigError(source, f"{where}.days_to_respond", f"{days!r} is not a whole number of days")
+    fees = library.get("fees", {})
+    if not isinstance(fees, dict) or set(fees) - {"loan", "copy"}:
+        raise ConfigError(source, f"{where}.fees", "must map loan and/or copy to an amount like 'CNY 10.00'")
+    for service, text in fees.items():
+        if not re.fullmatch(r"[A-Za-z]{3} \d{1,7}(\.\d{1,2})?", str(text)):
+            raise ConfigError(source, f"{where}.fees.{service}", f"{text!r} is not an amount like 'CNY 10.00'")
+
+
 def _validate_ill(data: dict, codes: set, source):
     """The ILL section, and the member libraries' ILL addresses (host:port)."""
     ill = data["ill"]
@@ -226,7 +247,13 @@ def _validate_ill(data: dict, codes: set, source):
         host, _, port = address.rpartition(":")
         if address and not (host.strip("[]") and port.isdigit() and 0 < int(port) < 65536):
             raise ConfigError(source, f"libraries[{i}].ill_address", f"{address!r} is not host:port")
-    numbers = [("loan_period", ill["loan_period"])]
+    for i, library in enumerate(data["libraries"]):
+        _validate_ill_library(library, f"libraries[{i}]", source)
+    order = ill["routing"]["order"]
+    if not isinstance(order, list) or set(order) - ROUTING_KEYS:
+        raise ConfigError(source, "ill.routing.order", f"must be a list of {', '.join(sorted(ROUTING_KEYS))}")
+    numbers = [("loan_period", ill["loan_period"]), ("routing.max_rota", ill["routing"]["max_rota"])]
+    numbers += [(f"delivery.{key}", ill["delivery"][key]) for key in ("link_days", "keep_days")]
     numbers += [(f"timers.{key}", ill["timers"][key]) for key in ("interval",)]
     numbers += [(f"send.{key}", value) for key, value in ill["send"].items()]
     numbers += [(f"limits.{key}", ill["limits"][key]) for key in ("connections", "idle_timeout")]
@@ -236,6 +263,10 @@ def _validate_ill(data: dict, codes: set, source):
     for key in ("expiry", "overdue"):
         if not isinstance(ill["timers"][key], bool):
             raise ConfigError(source, f"ill.timers.{key}", "must be true or false")
+    if not isinstance(ill["routing"]["days_to_respond"], int) or ill["routing"]["days_to_respond"] < 0:
+        raise ConfigError(source, "ill.routing.days_to_respond", "must be a whole number of days (0 or more)")
+    if parse_size(ill["delivery"]["max_size"]) is None:
+        raise ConfigError(source, "ill.delivery.max_size", f"{ill['delivery']['max_size']!r} is not a size like 500MiB")
     size = parse_size(ill["limits"]["apdu_size"])
     if size is None or size < 1024:
         raise ConfigError(source, "ill.limits.apdu_size", f"{ill['limits']['apdu_size']!r} is not a size of 1KiB or more")

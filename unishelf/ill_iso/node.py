@@ -48,6 +48,10 @@ class NotFound(LookupError):
     """No such transaction, member library or served library."""
 
 
+class NotRoutable(NotFound):
+    """A request that names no responder, for an item no other member library holds."""
+
+
 @dataclass(frozen=True)
 class Settings:
     loan_period: int = 28                               # days
@@ -68,6 +72,14 @@ class Outcome:
 
     transaction: Transaction
     apdu_type: str
+
+
+def node_for_store(config, store) -> "Node":
+    """The node as a process other than `unishelf serve` (staff commands, Z39.50 Item Order)
+    works it: serving the libraries the running node last stamped into the store."""
+    with store.reading() as reader:
+        stamped = reader.ill_served()
+    return Node(store, Directory.from_config(config, stamped=stamped), settings=Settings.from_config(config))
 
 
 def day(now: datetime) -> str:

@@ -84,6 +84,18 @@ class Transaction:
     recent: dict | None = None        # most recent service: type, date, initiator, note
     attention: str | None = None      # the last error report the peer sent about it
     timers: dict = field(default_factory=dict)   # timer kind -> the date it is set for
+    respond_by: str | None = None     # requester: the peer's days-to-respond run out after this date
+    max_cost: dict | None = None      # the request's maximum-cost (Amount)
+    cost: dict | None = None          # what the responder charged on Shipped (Amount)
+    shipped_date: str | None = None
+    received_date: str | None = None
+    delivery: dict | None = None      # an electronic delivery: url, name, size, sha256, expires
+    # routing (requester): the libraries asked in turn; this transaction asks rota[attempt - 1]
+    rota: list = field(default_factory=list)
+    attempt: int = 0                  # 0: the responder was named, not routed
+    forwarded_from: int | None = None # the attempt before this one (its number at this node)
+    forwarded_to: int | None = None   # the attempt after this one
+    intermediary: str | None = None   # the responder that passed it on (Forward-Notification)
     created: str = ""
     updated: str = ""
     history_length: int = 0
@@ -122,7 +134,8 @@ class Transaction:
 
     def timer_dates(self) -> dict[str, str | None]:
         """When each kind of timer should fire after, as the facts now stand."""
-        return {"expiry": self.expiry_date, "due": self.due_date if self.returnable else None}
+        return {"expiry": self.expiry_date, "due": self.due_date if self.returnable else None,
+                "respond": self.respond_by}
 
 
 def _date(text) -> str | None:
@@ -145,6 +158,7 @@ def _request(transaction: Transaction, value: dict):
                         if isinstance(text, str) and text}
     this_service = value["service-date-time"]["date-time-of-this-service"]
     transaction.date_requested = _date(this_service.get("date"))
+    transaction.max_cost = (value.get("cost-info-type") or {}).get("maximum-cost")
     search = value.get("search-type") or {}
     flag = search.get("expiry-flag")
     if flag == "need-Before-Date":
@@ -163,20 +177,47 @@ def _answer(transaction: Transaction, value: dict):
         transaction.explanation = ", ".join(f"{name} {text}" for name, text in details.items()
                                             if isinstance(text, str))
     transaction.expiry_date = None   # answered: nothing expires any more
+    transaction.respond_by = None
 
 
 def _shipped(transaction: Transaction, value: dict):
     transaction.shipped_service = value.get("shipped-service-type")
     if value.get("responder-optional-messages"):
         transaction.responder_messages = value["responder-optional-messages"]
-    _date_due(transaction, value.get("supply-details", {}).get("date-due"))
+    details = value.get("supply-details", {})
+    _date_due(transaction, details.get("date-due"))
+    transaction.shipped_date = _date(details.get("date-shipped"))
+    transaction.cost = details.get("cost") or transaction.cost
+    transaction.delivery = _electronic_delivery(details.get("shipped-via"))
     transaction.expiry_date = None
+    transaction.respond_by = None
+
+
+def _electronic_delivery(shipped_via) -> dict | None:
+    """Where a copy delivered electronically can be fetched, and how to check it: the address
+    of its e-delivery-details and the facts its description carries (name, size, sha256, until)."""
+    if not isinstance(shipped_via, tuple) or shipped_via[0] != "electronic-delivery":
+        return None
+    service = shipped_via[1]
+    details = service.get("e-delivery-details")
+    delivery = {}
+    if isinstance(details, tuple) and details[0] == "e-delivery-address":
+        delivery["url"] = details[1].get("telecom-service-address")
+    for part in str(service.get("e-delivery-description") or "").split(";"):
+        name, _, text = part.strip().partition(" ")
+        if name in ("name", "size", "sha256", "until") and text:
+            delivery[name] = int(text) if name == "size" and text.isdigit() else text
+    return delivery
 
 
 def _date_due(transaction: Transaction, date_due: dict | None):
     if isinstance(date_due, dict) and _date(date_due.get("date-due-field")):
         transaction.due_date = date_due["date-due-field"]
         transaction.renewable = date_due.get("renewable", True) is not False
+
+
+def _received(transaction: Transaction, value: dict):
+    transaction.received_date = _date(value.get("date-received"))
 
 
 def _renew_answer(transaction: Transaction, value: dict):
@@ -196,6 +237,7 @@ _FACTS = {
     "ILL-Request": _request,
     "ILL-Answer": _answer,
     "Shipped": _shipped,
+    "Received": _received,
     "Renew-Answer": _renew_answer,
     "Overdue": _overdue,
     "Cancel": _closing,
