@@ -97,7 +97,7 @@ def test_a_command_the_state_does_not_allow_is_refused_with_what_is(desk):
     desk.deliver()
     code, _, err = desk.run("ill", "receive", "2")
     assert code == 1 and "Allowed now: answer will-supply|hold-placed|conditional|unfilled|retry|" \
-                         "locations-provided|estimate, ship, message, status-query" in err
+                         "locations-provided|estimate, ship, forward, message, status-query" in err
 
 
 @pytest.mark.parametrize("kind, options, state", [

@@ -22,7 +22,7 @@ def test_both_roles_have_the_states_of_the_standard():
     assert responder >= {"IDLE", "IN-PROCESS", "CONDITIONAL", "CANCEL-PENDING", "SHIPPED", "RECEIVED",
                          "RENEW-PENDING", "OVERDUE", "RENEW-OVERDUE", "RECALL", "RETURNED"}
     assert TABLES[REQUESTER].terminal == {"NOT-SUPPLIED", "CANCELLED", "RETURNED", "LOST"}
-    assert TABLES[RESPONDER].terminal == {"NOT-SUPPLIED", "CANCELLED", "CHECKED-IN", "LOST"}
+    assert TABLES[RESPONDER].terminal == {"NOT-SUPPLIED", "CANCELLED", "CHECKED-IN", "LOST", "FORWARD"}
     assert set(STATES) >= requester | responder
 
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 from unishelf.ill_iso import primitives
 from unishelf.ill_iso.apdus import ILLDecodeError, decode_apdu, encode_apdu, header, system_id, transaction_id
@@ -20,6 +21,7 @@ from unishelf.ill_iso.asn1 import EncodeError
 from unishelf.ill_iso.directory import Directory, Member
 from unishelf.ill_iso.machine import Machine
 from unishelf.ill_iso.primitives import PrimitiveError
+from unishelf.ill_iso.routing import Router, match_keys
 from unishelf.ill_iso.reports import (
     REPORT, bare_report, error_report, report_summary, state_transition_prohibited, status_report,
 )
@@ -31,6 +33,8 @@ from unishelf.ill_iso.transaction import (
 log = logging.getLogger("unishelf.ill")
 
 VERSIONS = (1, 2)
+HEADER = ("protocol-version-num", "transaction-id", "service-date-time", "requester-id", "responder-id")
+NOT_SUPPLIED = "NOT-SUPPLIED"
 
 
 class Refused(Exception):
@@ -54,16 +58,19 @@ class NotRoutable(NotFound):
 
 @dataclass(frozen=True)
 class Settings:
-    loan_period: int = 28                               # days
-    timers: frozenset = frozenset({"expiry", "due"})    # the timer kinds that run
+    loan_period: int = 28                                          # days
+    timers: frozenset = frozenset({"expiry", "due", "respond"})    # the timer kinds that run
+    days_to_respond: int = 3          # a library's, unless its own entry in `libraries` says
 
     @classmethod
     def from_config(cls, config) -> "Settings":
         ill = config["ill"]
-        timers = {"expiry"} if ill["timers"]["expiry"] else set()
+        timers = {"respond"}
+        if ill["timers"]["expiry"]:
+            timers.add("expiry")
         if ill["timers"]["overdue"]:
             timers.add("due")
-        return cls(ill["loan_period"], frozenset(timers))
+        return cls(ill["loan_period"], frozenset(timers), ill["routing"]["days_to_respond"])
 
 
 @dataclass(frozen=True)
@@ -79,7 +86,8 @@ def node_for_store(config, store) -> "Node":
     works it: serving the libraries the running node last stamped into the store."""
     with store.reading() as reader:
         stamped = reader.ill_served()
-    return Node(store, Directory.from_config(config, stamped=stamped), settings=Settings.from_config(config))
+    return Node(store, Directory.from_config(config, stamped=stamped), settings=Settings.from_config(config),
+                router=Router.from_config(config))
 
 
 def day(now: datetime) -> str:
@@ -96,28 +104,35 @@ def digest(data: bytes) -> bytes:
 
 class Node:
     def __init__(self, store, directory: Directory, machine: Machine | None = None,
-                 settings: Settings = Settings(), clock=None):
+                 settings: Settings = Settings(), clock=None, router: Router | None = None):
         self.store = store
         self.directory = directory
         self.machine = machine or Machine()
         self.settings = settings
         self.clock = clock or (lambda: datetime.now(timezone.utc))
+        self.router = router
 
     # -- staff: service primitives --------------------------------------------------------
-    def request(self, library: str, responder: str, params: dict, by: str) -> Outcome:
-        """A new transaction: `library` asks `responder` for an item (ILL-Request)."""
+    def request(self, library: str, responder: str | None, params: dict, by: str) -> Outcome:
+        """A new transaction: `library` asks `responder` for an item (ILL-Request); with no
+        responder, the libraries holding it in the union catalogue are asked in turn (the rota)."""
         requester = self.served_member(library)
-        peer = self.member(responder)
         body = primitives.request_body(params)
         now = self.clock()
         with self.store.writing() as writer:
+            rota = [] if responder else self._rota(writer, requester.code, params.get("record"), body)
+            peer = self.member(responder or rota[0])
             number = writer.next_ill_counter("number")
             qualifier = f"{writer.next_ill_counter('qualifier:' + requester.code):06d}"
             identity = transaction_id(requester.symbol, qualifier, params.get("group") or day(now))
             identity["initial-requester-id"] = requester.system_id
             transaction = Transaction(number, REQUESTER, requester.code, peer.code, identity,
-                                      transaction_key(REQUESTER, identity), created=stamp(now))
-            self._send(writer, transaction, "ILL-Request", body, "ILL-Request", by, now)
+                                      transaction_key(REQUESTER, identity), created=stamp(now),
+                                      rota=rota, attempt=1 if rota else 0)
+            if rota:
+                transaction.respond_by = self._respond_by(peer.code, now)
+            self._send(writer, transaction, "ILL-Request", {**body, **self._third_party(transaction)},
+                       "ILL-Request", by, now)
         return Outcome(transaction, "ILL-Request")
 
     def command(self, reference: str, command: str, params: dict, by: str,
@@ -132,8 +147,15 @@ class Node:
             transaction = self.find(writer, reference, library)
             if self.machine.next_state(transaction, SEND, event) is None:
                 raise Refused(transaction, command, self.allowed_commands(transaction))
+            if apdu_type == "Forward-Notification":
+                self._forward(writer, transaction, params, by, now)
+                return Outcome(transaction, apdu_type)
+            if apdu_type == "Shipped" and not params.get("cost"):
+                params = {**params, "cost": self._fee(transaction, params.get("service"))}
             body = primitives.body(apdu_type, transaction, params, self._context(now))
             self._send(writer, transaction, apdu_type, body, event, by, now)
+            if transaction.state == NOT_SUPPLIED:
+                self._move_on(writer, transaction, now, "conditions refused")
         return Outcome(transaction, apdu_type)
 
     def allowed_commands(self, transaction: Transaction) -> list[str]:
@@ -179,6 +201,139 @@ class Node:
 
     def _context(self, now: datetime) -> primitives.Context:
         return primitives.Context(now.date(), self.settings.loan_period)
+
+    # -- routing and forwarding -----------------------------------------------------------
+    def _rota(self, reader, requester: str, record_id: int | None, body: dict) -> list[str]:
+        """The libraries to ask in turn for the item: those whose holdings are on its record
+        (`record_id`), else on the records its ISBN or ISSN matches, as the routing policy orders."""
+        if self.router is None:
+            raise NotRoutable("this node does not route requests: name the responder")
+        records = [record_id] if record_id else [found for key in match_keys(body["item-id"])
+                                                  for found in reader.match(key)]
+        holdings: dict[str, list[dict]] = {}
+        for found in dict.fromkeys(records):
+            stored = reader.record(found)
+            if stored is not None and not stored.deleted:
+                for code, items in reader.holdings(found).items():
+                    holdings.setdefault(code, []).extend(items)
+        load = Counter(record["peer"] for record in reader.ill_transactions()
+                       if record["role"] == REQUESTER and not self.machine.terminal(Transaction(**record)))
+        maximum = (body.get("cost-info-type") or {}).get("maximum-cost")
+        rota = self.router.rota(requester, holdings, load, body["iLL-service-type"][0], maximum)
+        if not rota:
+            what = f"record {record_id}" if record_id else "; ".join(match_keys(body["item-id"])) or "the item"
+            raise NotRoutable(f"no other member library holds {what} in the union catalogue"
+                              + ("" if record_id or match_keys(body["item-id"]) else
+                                 " (routing needs a record id, an ISBN or an ISSN)"))
+        return rota
+
+    def _third_party(self, transaction: Transaction) -> dict:
+        """A routed request's Third-Party-Info: the libraries still to ask, those already asked."""
+        if not transaction.rota:
+            return {}
+        info = {"permission-to-forward": True, "preference": "ordered"}
+        later = transaction.rota[transaction.attempt:]
+        tried = transaction.rota[:transaction.attempt - 1]
+        if later:
+            info["send-to-list"] = [{"system-id": self.member(code).system_id} for code in later]
+        if tried:
+            info["already-tried-list"] = [self.member(code).system_id for code in tried]
+        return {"third-party-info-type": info}
+
+    def _respond_by(self, code: str, now: datetime) -> str | None:
+        """The day after which a routed request moves on if `code` has not answered."""
+        library = self.router.libraries.get(code) if self.router else None
+        days = library.days_to_respond if library and library.days_to_respond is not None \
+            else self.settings.days_to_respond
+        return day(now + timedelta(days=days))
+
+    def _fee(self, transaction: Transaction, service: str | None) -> str | None:
+        """What the lending library charges for the service it ships (config `libraries` fees)."""
+        library = self.router.libraries.get(transaction.library) if self.router else None
+        if library is None:
+            return None
+        service = service or next(iter(transaction.requested_services), "loan")
+        return library.fees.get("loan" if service == "loan" else "copy")
+
+    def _move_on(self, writer, transaction: Transaction, now: datetime, why: str) -> Transaction | None:
+        """The next attempt of a routed request whose attempt came to nothing: the same request,
+        as a new sub-transaction, to the next library on the rota not yet asked."""
+        if transaction.role != REQUESTER or not transaction.rota or transaction.forwarded_to:
+            return None
+        asked = {transaction.peer, *transaction.rota[:transaction.attempt]}
+        following = [code for code in transaction.rota[transaction.attempt:] if code not in asked]
+        if not following:
+            log.info("#%d: %s; the rota has ended", transaction.number, why)
+            return None
+        attempt = transaction.rota.index(following[0]) + 1
+        identity = {**transaction.transaction_id, "sub-transaction-qualifier": str(attempt)}
+        following_attempt = Transaction(
+            writer.next_ill_counter("number"), REQUESTER, transaction.library, following[0], identity,
+            transaction_key(REQUESTER, identity), created=stamp(now), rota=list(transaction.rota),
+            attempt=attempt, forwarded_from=transaction.number)
+        following_attempt.respond_by = self._respond_by(following[0], now)
+        request = self._request_value(writer, transaction)
+        body = {name: item for name, item in request.items() if name not in HEADER}
+        body.pop("third-party-info-type", None)
+        self._send(writer, following_attempt, "ILL-Request", {**body, **self._third_party(following_attempt)},
+                   "ILL-Request", f"rota: {why}", now)
+        transaction.forwarded_to = following_attempt.number
+        writer.put_ill_transaction(transaction.record())
+        log.info("#%d: %s; asking %s (#%d)", transaction.number, why, following[0], following_attempt.number)
+        return following_attempt
+
+    def _add_locations(self, transaction: Transaction, value: dict):
+        """Libraries a locations-provided answer names are asked next (before the rest of the rota)."""
+        explanation = value.get("results-explanation")
+        if not transaction.rota or not isinstance(explanation, tuple) or explanation[0] != "locations-results":
+            return
+        named = [self.directory.find(location.get("location-id")) for location in explanation[1].get("locations", [])]
+        asked = transaction.rota[:transaction.attempt]
+        next_ones = [member.code for member in named if member is not None and member.code != transaction.library
+                     and member.code not in asked]
+        rest = [code for code in transaction.rota[transaction.attempt:] if code not in next_ones]
+        transaction.rota = asked + list(dict.fromkeys(next_ones)) + rest
+
+    @staticmethod
+    def _request_value(reader, transaction: Transaction) -> dict:
+        """The ILL-Request the transaction began with, sent or received."""
+        for entry in reader.ill_history(transaction.number):
+            if entry["type"] == "ILL-Request":
+                return decode_apdu(entry["apdu"])[1]
+        raise NotFound(f"#{transaction.number} has no ILL-Request in its history")
+
+    def _forward(self, writer, transaction: Transaction, params: dict, by: str, now: datetime):
+        """The responder passes the request on (the standard's forward service): the ILL-Request
+        goes to the other library with the same transaction id and the requester is told with a
+        Forward-Notification; from then on the requester and that library deal directly."""
+        target = self.member(params.get("to") or "")
+        if target.code in (transaction.library, transaction.requester):
+            raise PrimitiveError(f"a request is forwarded to a third library, not {target.code}")
+        request = self._request_value(writer, transaction)
+        forwarded = {**request, **header(transaction.transaction_id, self.member(transaction.requester).system_id,
+                                         target.system_id, now), "forward-flag": True}
+        if params.get("note"):
+            forwarded["forward-note"] = params["note"]
+        data = encode_apdu("ILL-Request", forwarded)
+        self._log(writer, transaction, now, "sent", "ILL-Request", "ILL-Request", transaction.state, "queued",
+                  data, f"forwarded to {target.code}", by)
+        self._queue(writer, transaction.number, REQUESTER, transaction.library, target.code, "ILL-Request", data, now)
+        body = {"intermediary-id": self.member(transaction.library).system_id}
+        if params.get("note"):
+            body["notification-note"] = params["note"]
+        self._send(writer, transaction, "Forward-Notification", body, "Forward-Notification", by, now,
+                   responder_id=target.system_id)
+
+    def _forwarded(self, transaction: Transaction, value: dict, now: datetime):
+        """A Forward-Notification: another library has the request now; answers come from it."""
+        responder = self.directory.find(value.get("responder-id"))
+        intermediary = self.directory.find(value.get("intermediary-id"))
+        if responder is not None:
+            transaction.peer = responder.code
+            if transaction.rota:
+                transaction.respond_by = self._respond_by(responder.code, now)
+        if intermediary is not None:
+            transaction.intermediary = intermediary.code
 
     # -- the peer's APDUs -----------------------------------------------------------------
     def receive(self, data: bytes, role: str | None = None) -> list[bytes]:
@@ -297,12 +452,17 @@ class Node:
             self._log(writer, transaction, now, "received", apdu_type, event, before, "refused", data)
             return [self._reply(writer, transaction, state_transition_prohibited(apdu_type, before), now)]
         transaction.absorb(apdu_type, value, self.member(transaction.peer).system_id, day(now))
+        if apdu_type == "Forward-Notification":
+            self._forwarded(transaction, value, now)
         summary = report_summary(value) if apdu_type == REPORT else note_of(value)
         if apdu_type == REPORT and value.get("error-report"):
             transaction.attention = summary
         self._move(transaction, target, now)
         self._log(writer, transaction, now, "received", apdu_type, event, before, "taken", data, summary)
         self._set_timers(writer, transaction)
+        if apdu_type == "ILL-Answer" and transaction.state == NOT_SUPPLIED:
+            self._add_locations(transaction, value)
+            self._move_on(writer, transaction, now, f"{transaction.peer} answered {transaction.results}")
         if apdu_type == "Status-Query":
             return [self._reply(writer, transaction, status_report(transaction, day(now)), now)]
         return []
@@ -325,9 +485,12 @@ class Node:
                 apdu_type = self.machine.timer_apdu(transaction.role, kind)
                 if (kind in self.settings.timers and apdu_type is not None
                         and self.machine.next_state(transaction, SEND, apdu_type) is not None):
-                    body = primitives.body(apdu_type, transaction, {}, self._context(now))
+                    params = {"note": "no answer in time: asking the next library"} if kind == "respond" else {}
+                    body = primitives.body(apdu_type, transaction, params, self._context(now))
                     self._send(writer, transaction, apdu_type, body, apdu_type, f"{kind} timer", now)
                     outcomes.append(Outcome(transaction, apdu_type))
+                    if kind == "respond":
+                        self._move_on(writer, transaction, now, f"{transaction.peer} did not answer in time")
         return outcomes
 
     def _set_timers(self, writer, transaction: Transaction):
@@ -347,10 +510,10 @@ class Node:
 
     # -- recording and sending ------------------------------------------------------------
     def _send(self, writer, transaction: Transaction, apdu_type: str, body: dict, event: str,
-              by: str, now: datetime):
+              by: str, now: datetime, responder_id: dict | None = None):
         """Queue an APDU of the transaction for its peer, with the state change it makes."""
         target = self.machine.next_state(transaction, SEND, event)
-        value = {**self._header(transaction, now), **body}
+        value = {**self._header(transaction, now, responder_id), **body}
         try:
             data = encode_apdu(apdu_type, value)
         except EncodeError as error:
@@ -360,14 +523,19 @@ class Node:
         transaction.attention = None
         self._move(transaction, target, now)
         self._log(writer, transaction, now, "sent", apdu_type, event, before, "queued", data, note_of(value), by)
-        writer.put_ill_outbox({
-            "seq": writer.next_ill_counter("outbox"), "number": transaction.number,
-            "role": transaction.role, "from": transaction.library, "to": transaction.peer,
-            "type": apdu_type, "apdu": data, "queued": stamp(now), "tries": 0, "next": 0.0,
-            "error": None,
-        })
+        self._queue(writer, transaction.number, transaction.role, transaction.library, transaction.peer,
+                    apdu_type, data, now)
         self._set_timers(writer, transaction)
         writer.put_ill_transaction(transaction.record())
+
+    @staticmethod
+    def _queue(writer, number: int, role: str, library: str, peer: str, apdu_type: str, data: bytes,
+               now: datetime):
+        writer.put_ill_outbox({
+            "seq": writer.next_ill_counter("outbox"), "number": number, "role": role, "from": library,
+            "to": peer, "type": apdu_type, "apdu": data, "queued": stamp(now), "tries": 0, "next": 0.0,
+            "error": None,
+        })
 
     def _reply(self, writer, transaction: Transaction, components: dict, now: datetime) -> bytes:
         """A Status-Or-Error-Report for the same connection, kept in the transaction's history."""
@@ -376,9 +544,9 @@ class Node:
         self._log(writer, transaction, now, "sent", REPORT, REPORT, transaction.state, "reply", data, summary)
         return data
 
-    def _header(self, transaction: Transaction, now: datetime) -> dict:
+    def _header(self, transaction: Transaction, now: datetime, responder_id: dict | None = None) -> dict:
         return header(transaction.transaction_id, self.member(transaction.requester).system_id,
-                      self.member(transaction.responder).system_id, now)
+                      responder_id or self.member(transaction.responder).system_id, now)
 
     @staticmethod
     def _move(transaction: Transaction, target: str, now: datetime):

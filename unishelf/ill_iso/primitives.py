@@ -21,7 +21,7 @@ COMMANDS = {
     "cancel": "Cancel", "cancel-reply": "Cancel-Reply", "ship": "Shipped", "receive": "Received",
     "renew": "Renew", "renew-answer": "Renew-Answer", "recall": "Recall", "return": "Returned",
     "check-in": "Checked-In", "overdue": "Overdue", "lost": "Lost", "damaged": "Damaged",
-    "message": "Message", "status-query": "Status-Query",
+    "message": "Message", "status-query": "Status-Query", "forward": "Forward-Notification",
 }
 COMMAND_OF = {apdu: command for command, apdu in COMMANDS.items()}
 SERVICES = {"loan": "loan", "copy": "copy-non-returnable"}
@@ -212,10 +212,22 @@ def _shipped(transaction: Transaction, params: dict, context: Context) -> dict:
     if service == "loan":
         due = iso_date(params["due"], "due date") if params.get("due") else _day(context, context.loan_period)
         details["date-due"] = {"date-due-field": due, "renewable": params.get("renewable", True)}
-    if params.get("via"):
+    if params.get("cost"):
+        details["cost"] = amount(params["cost"])
+    if params.get("delivery"):
+        details["shipped-via"] = ("electronic-delivery", electronic_delivery(params["delivery"]))
+    elif params.get("via"):
         details["shipped-via"] = ("physical-delivery", params["via"])
     return {"transaction-type": "simple", "shipped-service-type": service,
             "responder-optional-messages": dict(RESPONDER_MESSAGES), "supply-details": details}
+
+
+def electronic_delivery(delivery: dict) -> dict:
+    """An Electronic-Delivery-Service for a copy the requester fetches: the download link as the
+    e-delivery address, the file's name, size and checksum in the description."""
+    return {"e-delivery-details": ("e-delivery-address", {"telecom-service-identifier": "HTTP",
+                                                          "telecom-service-address": delivery["url"]}),
+            "e-delivery-description": delivery["description"]}
 
 
 def _received(transaction: Transaction, params: dict, context: Context) -> dict:

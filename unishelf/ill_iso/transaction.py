@@ -231,6 +231,7 @@ def _overdue(transaction: Transaction, value: dict):
 
 def _closing(transaction: Transaction, value: dict):
     transaction.expiry_date = None
+    transaction.respond_by = None
 
 
 _FACTS = {

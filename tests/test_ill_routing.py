@@ -1,0 +1,248 @@
+"""Routing by the union catalogue and forwarding along the rota, between five in-memory nodes.
+
+NORTH asks for items the union catalogue says SOUTH, CENTRAL, EAST and WEST hold; each node has
+its own store and `Network` carries the outboxes as the daemon does over TCP. The requester's
+store holds the catalogue that routing reads; the lenders' stores hold only their transactions.
+"""
+from __future__ import annotations
+
+import shutil
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from conftest import DATA, load, make_catalog
+from test_ill_scenarios import Clock
+
+from unishelf.config import Library
+from unishelf.ill_iso.apdus import decode_apdu
+from unishelf.ill_iso.directory import Directory, Member
+from unishelf.ill_iso.node import Node, NotRoutable, Settings
+from unishelf.ill_iso.outbox import Outbox
+from unishelf.ill_iso.routing import Router
+from unishelf.ill_iso.transaction import Transaction
+from unishelf.marc.catalogue import Catalogue
+from unishelf.marc.store import Store
+
+LIBRARIES = [
+    Library("NORTH", "Northern University Library", "NORTH", "127.0.0.1:4991", "north"),
+    Library("SOUTH", "Southern University Library", "SOUTH", "127.0.0.1:4992", "north", tier=2),
+    Library("CENTRAL", "Central Library", "CENTRAL", "127.0.0.1:4990", "national", tier=1,
+            fees={"loan": "CNY 10.00", "copy": "CNY 5.00"}),
+    Library("EAST", "Eastern Institute Library", "EAST", "127.0.0.1:4993", "east", days_to_respond=1),
+    Library("WEST", "Western Public Library", "WEST", "127.0.0.1:4994", "west", fees={"loan": "CNY 50.00"}),
+]
+MEMBERS = [Member(library.code, library.name, library.ill_symbol, "127.0.0.1", 4990 + i)
+           for i, library in enumerate(LIBRARIES)]
+ORDER = ["region", "tier", "available", "load", "fee"]
+RECORD = 1    # held by SOUTH, CENTRAL, EAST and WEST (and not by NORTH)
+
+
+@pytest.fixture(scope="module")
+def union_catalogue(tmp_path_factory) -> Path:
+    """A data directory whose catalogue has every sample record held by the four lenders."""
+    path = tmp_path_factory.mktemp("union")
+    catalog = make_catalog(path)
+    for code in ("SOUTH", "CENTRAL", "EAST", "WEST"):
+        load(catalog, [DATA / "marc21-utf8-sample.mrc"], code)
+    catalog.close()
+    return path
+
+
+class Network:
+    """Five nodes, one library each; NORTH's store holds the union catalogue."""
+
+    def __init__(self, path, union_catalogue: Path):
+        self.clock = Clock()
+        shutil.copytree(union_catalogue, path / "NORTH")
+        self.catalog = make_catalog(path / "NORTH")
+        self.stores = {"NORTH": self.catalog.store}
+        self.stores.update({code: Store(path / code) for code in ("SOUTH", "CENTRAL", "EAST", "WEST")})
+        router = Router(LIBRARIES, ORDER, 10)
+        self.nodes = {code: Node(store, Directory(MEMBERS, [code]), settings=Settings(days_to_respond=2),
+                                 clock=self.clock, router=router) for code, store in self.stores.items()}
+
+    def close(self):
+        for code, store in self.stores.items():
+            if code != "NORTH":
+                store.close()
+        self.catalog.close()
+
+    def deliver(self):
+        moved = True
+        while moved:
+            moved = False
+            for node in self.nodes.values():
+                outbox = Outbox(node.store)
+                for peer, entries in outbox.due().items():
+                    for entry in entries:
+                        for reply in self.nodes[peer].receive(entry["apdu"]):
+                            node.receive(reply)
+                    outbox.delivered([entry["seq"] for entry in entries])
+                    moved = True
+
+    def transactions(self, code: str) -> list[Transaction]:
+        with self.stores[code].reading() as reader:
+            return sorted((Transaction(**record) for record in reader.ill_transactions()), key=lambda t: t.number)
+
+    def only(self, code: str) -> Transaction:
+        [transaction] = self.transactions(code)
+        return transaction
+
+    def request(self, **params) -> Transaction:
+        params = {"record": RECORD, "item": {"title": "History of Mary, Queen of Scots"}, **params}
+        transaction = self.nodes["NORTH"].request("NORTH", None, params, "staff").transaction
+        self.deliver()
+        return transaction
+
+    def act(self, code: str, command: str, **params):
+        self.nodes[code].command(str(self.only(code).number), command, params, "staff")
+        self.deliver()
+
+
+@pytest.fixture
+def network(tmp_path, union_catalogue):
+    network = Network(tmp_path, union_catalogue)
+    yield network
+    network.close()
+
+
+def received_request(network, code: str) -> dict:
+    with network.stores[code].reading() as reader:
+        history = reader.ill_history(network.only(code).number)
+    return decode_apdu(history[0]["apdu"])[1]
+
+
+def test_the_rota_puts_the_own_region_first_then_national_centres_then_the_rest_by_fee():
+    router = Router(LIBRARIES, ORDER, 10)
+    holdings = {code: [{"status": ""}] for code in ("WEST", "EAST", "CENTRAL", "SOUTH", "NORTH")}
+    assert router.rota("NORTH", holdings, {}) == ["SOUTH", "CENTRAL", "EAST", "WEST"]
+    # an item on the shelf and a light load come before a fee once region and tier tie
+    holdings["EAST"] = [{"status": "on loan"}]
+    assert router.rota("NORTH", holdings, {}) == ["SOUTH", "CENTRAL", "WEST", "EAST"]
+    assert router.rota("NORTH", {**holdings, "EAST": [{"status": ""}]}, {"EAST": 3}) == ["SOUTH", "CENTRAL", "WEST", "EAST"]
+    # a maximum cost leaves out a library that charges more
+    assert "WEST" not in router.rota("NORTH", holdings, {}, "loan", {"currency-code": "CNY", "monetary-value": "20"})
+    assert Router(LIBRARIES, ["fee"], 2).rota("EAST", holdings, {}) == ["NORTH", "SOUTH"]
+
+
+def test_an_unrouted_request_goes_to_the_first_holding_library_with_its_rota(network):
+    transaction = network.request()
+    assert transaction.peer == "SOUTH" and transaction.rota == ["SOUTH", "CENTRAL", "EAST", "WEST"]
+    assert network.only("SOUTH").state == "IN-PROCESS"
+    third_party = received_request(network, "SOUTH")["third-party-info-type"]
+    assert third_party["permission-to-forward"] and third_party["preference"] == "ordered"
+    assert [entry["system-id"]["person-or-institution-symbol"][1] for entry in third_party["send-to-list"]] == [
+        "CENTRAL", "EAST", "WEST"]
+    assert all(not network.transactions(code) for code in ("CENTRAL", "EAST", "WEST"))
+
+
+def test_unfilled_answers_move_the_request_along_the_rota_until_one_supplies(network):
+    network.request(services=["copy"])
+    network.act("SOUTH", "answer", kind="unfilled", reason="not-owned")
+    network.act("CENTRAL", "answer", kind="unfilled", reason="in-use-on-loan")
+    network.act("EAST", "answer", kind="will-supply")
+    network.act("EAST", "ship", service="copy", cost="CNY 3.50")
+    attempts = network.transactions("NORTH")
+    assert [(t.peer, t.state, t.attempt) for t in attempts] == [
+        ("SOUTH", "NOT-SUPPLIED", 1), ("CENTRAL", "NOT-SUPPLIED", 2), ("EAST", "SHIPPED", 3)]
+    assert [t.forwarded_to for t in attempts] == [attempts[1].number, attempts[2].number, None]
+    assert [t.forwarded_from for t in attempts] == [None, attempts[0].number, attempts[1].number]
+    # each attempt is a sub-transaction of the one request
+    identities = [t.transaction_id for t in attempts]
+    assert len({(i["transaction-group-qualifier"], i["transaction-qualifier"]) for i in identities}) == 1
+    assert [i.get("sub-transaction-qualifier") for i in identities] == [None, "2", "3"]
+    tried = received_request(network, "EAST")["third-party-info-type"]["already-tried-list"]
+    assert [entry["person-or-institution-symbol"][1] for entry in tried] == ["SOUTH", "CENTRAL"]
+    assert attempts[2].cost == network.only("EAST").cost == {"currency-code": "CNY", "monetary-value": "3.50"}
+
+
+def test_the_rota_ends_after_the_last_library(network):
+    network.request()
+    for code in ("SOUTH", "CENTRAL", "EAST", "WEST"):
+        network.act(code, "answer", kind="unfilled")
+    attempts = network.transactions("NORTH")
+    assert [t.peer for t in attempts] == ["SOUTH", "CENTRAL", "EAST", "WEST"]
+    assert {t.state for t in attempts} == {"NOT-SUPPLIED"} and attempts[-1].forwarded_to is None
+
+
+def test_a_library_that_does_not_answer_in_its_days_to_respond_is_passed_by(network):
+    network.request()
+    network.clock.advance(2)
+    assert network.nodes["NORTH"].fire_timers() == []      # two days to respond: not yet
+    network.clock.advance(1)
+    [outcome] = network.nodes["NORTH"].fire_timers()
+    assert outcome.apdu_type == "Cancel"
+    network.deliver()
+    first, second = network.transactions("NORTH")
+    assert (first.state, second.peer, second.state) == ("CANCEL-PENDING", "CENTRAL", "PENDING")
+    assert network.only("SOUTH").state == "CANCEL-PENDING"
+    network.act("SOUTH", "cancel-reply", answer=True)
+    assert network.transactions("NORTH")[0].state == "CANCELLED" and len(network.transactions("NORTH")) == 2
+    # CENTRAL answers in time: its timer stops
+    network.act("CENTRAL", "answer", kind="will-supply")
+    network.clock.advance(10)
+    assert network.nodes["NORTH"].fire_timers() == []
+
+
+def test_a_locations_provided_answer_puts_the_named_library_next(network):
+    network.request()
+    network.act("SOUTH", "answer", kind="locations-provided", locations=["WEST"])
+    assert [t.peer for t in network.transactions("NORTH")] == ["SOUTH", "WEST"]
+    assert network.transactions("NORTH")[1].rota == ["SOUTH", "WEST", "CENTRAL", "EAST"]
+
+
+def test_refused_conditions_move_the_request_on(network):
+    network.request()
+    network.act("SOUTH", "answer", kind="conditional", condition="library-use-only")
+    network.act("NORTH", "conditional-reply", answer=False)
+    assert [(t.peer, t.state) for t in network.transactions("NORTH")] == [
+        ("SOUTH", "NOT-SUPPLIED"), ("CENTRAL", "PENDING")]
+
+
+def test_a_responder_forwards_with_forward_notification_and_the_requester_deals_with_the_new_one(network):
+    network.request()
+    network.act("SOUTH", "forward", to="WEST", note="ours is at the bindery")
+    assert network.only("SOUTH").state == "FORWARD"
+    forwarded = received_request(network, "WEST")
+    assert forwarded["forward-flag"] and forwarded["forward-note"] == "ours is at the bindery"
+    requester = network.only("NORTH")
+    assert (requester.peer, requester.intermediary, requester.state) == ("WEST", "SOUTH", "PENDING")
+    network.act("WEST", "answer", kind="will-supply")
+    network.act("WEST", "ship")
+    network.act("NORTH", "receive")
+    assert (network.only("NORTH").state, network.only("WEST").state) == ("RECEIVED", "RECEIVED")
+    # the lender's fee from the configuration is charged when it ships without a cost given
+    assert network.only("WEST").cost == {"currency-code": "CNY", "monetary-value": "50.00"}
+
+
+def test_a_fee_from_the_configuration_is_charged_on_shipping(network):
+    network.request()
+    network.act("SOUTH", "answer", kind="unfilled")
+    network.act("CENTRAL", "ship")
+    assert Decimal(network.only("CENTRAL").cost["monetary-value"]) == Decimal("10.00")
+    assert network.transactions("NORTH")[1].cost == network.only("CENTRAL").cost
+
+
+def test_an_electronic_delivery_reaches_the_requester_with_its_checks(network):
+    network.request(services=["copy"])
+    link = "http://127.0.0.1:8080/ill/files/abc/20240401/sig/scan.pdf"
+    network.act("SOUTH", "ship", service="copy",
+                delivery={"url": link, "description": "name scan.pdf; size 1234; sha256 ab12; until 20240401"})
+    delivery = network.only("NORTH").delivery
+    assert delivery == {"url": link, "name": "scan.pdf", "size": 1234, "sha256": "ab12", "until": "20240401"}
+
+
+def test_an_item_no_other_library_holds_cannot_be_routed(network):
+    with pytest.raises(NotRoutable, match="no other member library holds"):
+        network.nodes["SOUTH"].request("SOUTH", None, {"item": {"title": "x", "iSBN": "0262032937"}}, "staff")
+    assert network.transactions("SOUTH") == []
+
+
+def test_an_isbn_finds_the_holding_libraries_without_a_record_id(network):
+    with network.stores["NORTH"].reading() as reader:
+        isbns = (Catalogue.parse_stored(reader.record(record_id)).first("020") for record_id in reader.record_ids())
+        isbn = next(field.text("a") for field in isbns if field is not None and field.text("a"))
+    params = {"item": {"title": "t", "iSBN": isbn}}
+    transaction = network.nodes["NORTH"].request("NORTH", None, params, "staff").transaction
+    assert transaction.rota == ["SOUTH", "CENTRAL", "EAST", "WEST"]

@@ -1,0 +1,96 @@
+"""Routing by the union catalogue: the rota of a request that names no responder.
+
+The libraries whose holdings are on the records matching the requested item, less the requester,
+ordered by the policy of `ill.routing.order`; each key sorts the libraries it can tell apart and
+leaves the rest to the next (CALIS's structure: own region first, then the national centres).
+Pure decisions over plain data; the node reads the store and keeps the rota on the transaction.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from unishelf.config import Library
+from unishelf.ill_iso.primitives import amount
+from unishelf.marc.access_points import isbn13
+from unishelf.marc.holdings import available_now
+
+FEE_SERVICE = {"loan": "loan", "copy-non-returnable": "copy"}
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A library that holds the item, with what the policy sorts it by."""
+
+    library: Library
+    available: bool        # an item on the shelf now
+    load: int              # this node's open requests to it
+    fee: Decimal | None    # what it charges for the service asked for; None: nothing set
+
+    def key(self, name: str, requester: Library):
+        if name == "region":
+            return self.library.region != requester.region or not requester.region
+        if name == "tier":
+            return self.library.tier
+        if name == "available":
+            return not self.available
+        if name == "load":
+            return self.load
+        return self.fee or Decimal(0)   # "fee"
+
+
+class Router:
+    def __init__(self, libraries: list[Library], order: list[str], max_rota: int):
+        self.libraries = {library.code: library for library in libraries}
+        self.order = list(order)
+        self.max_rota = max_rota
+
+    @classmethod
+    def from_config(cls, config) -> "Router":
+        routing = config["ill"]["routing"]
+        return cls(config.libraries, routing["order"], routing["max_rota"])
+
+    def rota(self, requester: str, holdings: dict[str, list[dict]], load: dict[str, int],
+             service: str = "loan", max_cost: dict | None = None) -> list[str]:
+        """The member libraries to ask in turn. A library whose fee is over the request's
+        maximum cost (in the same currency) is left out: it would only refuse."""
+        asking = self.libraries.get(requester) or Library(requester)
+        candidates = []
+        for code, items in holdings.items():
+            library = self.libraries.get(code)
+            if library is None or code == requester or not library.ill_symbol:
+                continue
+            fee = self.fee(library, service)
+            if fee is not None and max_cost and _over(fee, max_cost):
+                continue
+            candidates.append(Candidate(library, any(map(available_now, items)), load.get(code, 0),
+                                        fee and Decimal(fee["monetary-value"])))
+        candidates.sort(key=lambda c: [c.key(name, asking) for name in self.order] + [c.library.code])
+        return [candidate.library.code for candidate in candidates[:self.max_rota]]
+
+    def fee(self, library: Library, service: str) -> dict | None:
+        """The Amount `library` charges for `service` (an ISO service type or loan/copy)."""
+        text = library.fees.get(FEE_SERVICE.get(service, service))
+        return amount(text) if text else None
+
+
+def _over(fee: dict, max_cost: dict) -> bool:
+    currency = max_cost.get("currency-code")
+    if currency and fee.get("currency-code") and currency != fee["currency-code"]:
+        return False    # not comparable: the lender decides
+    try:
+        return Decimal(fee["monetary-value"]) > Decimal(max_cost["monetary-value"])
+    except (ArithmeticError, KeyError):
+        return False
+
+
+def match_keys(item: dict) -> list[str]:
+    """The union catalogue's match keys (as records are matched on load) for an Item-Id."""
+    keys = []
+    isbn = isbn13(item.get("iSBN") or "")
+    if isbn:
+        keys.append(f"isbn:{isbn}")
+    issn = (item.get("iSSN") or "").replace("-", "").strip().upper()
+    if issn:
+        keys.append(f"issn:{issn}")
+    return keys
