@@ -177,3 +177,35 @@ def test_staff_must_say_which_library_when_the_node_serves_several(desk):
     assert code == 1 and "'MARS' is not a member library" in err
     code, _, err = desk.run("ill", "show", "7")
     assert code == 1 and "there is no transaction 7" in err
+
+
+ROUTED = """\
+libraries:
+  - {code: CENTRAL, name: Central Library, ill_symbol: CENTRAL, ill_address: "127.0.0.1:4990", region: national,
+     tier: 1, fees: {loan: "CNY 10.00"}}
+  - {code: NORTH, name: Northern University Library, ill_symbol: NORTH, ill_address: "127.0.0.1:4991", region: north}
+  - {code: SOUTH, name: Southern University Library, ill_symbol: SOUTH, ill_address: "127.0.0.1:4992", region: south,
+     fees: {loan: "CNY 4.00"}}
+ill: {serves: [NORTH, CENTRAL, SOUTH]}
+"""
+
+
+def test_a_request_without_a_responder_is_routed_and_staff_see_the_route(desk):
+    desk.config.write_text(ROUTED)
+    for library in ("SOUTH", "CENTRAL"):
+        assert desk.run("load", "--quiet", "--library", library, str(DATA / "marc21-utf8-sample.mrc"))[0] == 0
+    out = desk.ill("request", "--library", "NORTH", "--record", "1")
+    assert "ILL-Request queued for CENTRAL" in out and "routed: CENTRAL -> SOUTH" in out
+    desk.deliver()
+    desk.ill("answer", "2", "unfilled", "--reason", "not-owned")
+    desk.deliver()   # the answer: NORTH moves on to SOUTH
+    desk.deliver()   # the request to SOUTH
+    desk.ill("ship", "4")
+    desk.deliver()
+    shown = desk.ill("show", "1")
+    assert "1. CENTRAL    #1     NOT-SUPPLIED  <- this one" in shown
+    assert "2. SOUTH      #3     SHIPPED" in shown
+    shown = desk.ill("show", "3")
+    assert "cost         CNY 4.00" in shown and "<- this one" in shown
+    code, _, err = desk.run("ill", "request", "--library", "NORTH", "--title", "Nowhere to be found")
+    assert code == 1 and "routing needs a record id, an ISBN or an ISSN" in err

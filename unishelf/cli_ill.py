@@ -41,6 +41,7 @@ TRANSACTION_COMMANDS = {
     "damaged": "the item is damaged",
     "message": "send a message",
     "status-query": "ask the other end for its state",
+    "forward": "pass the request on to another library (responder): Forward-Notification",
 }
 ITEM_OPTIONS = {  # --option -> Item-Id component
     "title": "title", "author": "author", "isbn": "iSBN", "issn": "iSSN", "publisher": "publisher",
@@ -59,7 +60,8 @@ def register(commands):
     noted.add_argument("--note", help="a note that travels with the APDU")
 
     request = actions.add_parser("request", parents=[noted], help="ask another library for an item")
-    request.add_argument("--responder", metavar="CODE", required=True, help="the library asked")
+    request.add_argument("--responder", metavar="CODE", help="the library asked (default: routed to the "
+                         "libraries holding the item, in the order of ill.routing)")
     request.add_argument("--record", type=int, metavar="ID", help="the item as union catalogue record ID")
     for option in ITEM_OPTIONS:
         request.add_argument(f"--{option.replace('_', '-')}", dest=option)
@@ -108,6 +110,7 @@ def _command_arguments(command: str, parser):
         parser.add_argument("--due", metavar="DATE", help="due date of a loan (default: ill.loan_period days on)")
         parser.add_argument("--not-renewable", dest="renewable", action="store_false")
         parser.add_argument("--via", help="how it travels (courier, post)")
+        parser.add_argument("--cost", help="the charge: 'CNY 10.00' (default: the library's fee in the config)")
     elif command == "return":
         parser.add_argument("--via", help="how it travels back")
     elif command == "renew":
@@ -116,6 +119,8 @@ def _command_arguments(command: str, parser):
         parser.add_argument("--units", help="the damaged units (pages), e.g. 3,4; default the whole item")
     elif command == "message":
         parser.add_argument("text")
+    elif command == "forward":
+        parser.add_argument("--to", required=True, metavar="CODE", help="the library the request goes to")
 
 
 def _store(config) -> Store:
@@ -145,7 +150,7 @@ def cmd_request(config, args) -> int:
             if stored is None or stored.deleted:
                 return _fail("request", f"there is no record {args.record} in the union catalogue")
             item = {**item_from_record(stored), **item}
-        params = {"item": item, "services": args.service, "deliver_to": args.deliver_to, "email": args.email,
+        params = {"item": item, "record": args.record, "services": args.service, "deliver_to": args.deliver_to, "email": args.email,
                   "max_cost": args.max_cost, "need_before": args.need_before, "patron": args.patron,
                   "group": args.group, "note": args.note}
         node = node_for_store(config, store)
@@ -165,7 +170,7 @@ def _acting(node: Node, args) -> str:
 def cmd_transaction(config, args) -> int:
     params = {name: value for name, value in vars(args).items()
               if name in ("note", "kind", "reason", "date", "condition", "locations", "cost", "service",
-                          "due", "renewable", "via", "until") and value is not None}
+                          "due", "renewable", "via", "until", "to") and value is not None}
     if args.command in ("conditional-reply", "cancel-reply", "renew-answer"):
         params["answer"] = args.answer == "yes"
     if args.command == "message":
@@ -195,6 +200,8 @@ def _report(node: Node, outcome):
     peer = node.directory.member(transaction.peer)
     where = "inside this node" if node.directory.is_served(peer.code) else peer.address
     print(f"  {outcome.apdu_type} queued for {peer.code} ({where}); state {transaction.state}")
+    if transaction.rota and outcome.apdu_type == "ILL-Request":
+        print(f"  routed: {' -> '.join(transaction.rota)}")
     print(f"  allowed now: {', '.join(node.allowed_commands(transaction)) or 'nothing'}")
 
 
@@ -237,6 +244,7 @@ def cmd_show(config, args) -> int:
             transaction = node.find(reader, args.transaction, args.library)
             history = reader.ill_history(transaction.number)
             waiting = [entry for entry in reader.ill_outbox() if entry["number"] == transaction.number]
+            route = _route(reader, transaction)
     except NotFound as error:
         return _fail("show", error)
     finally:
@@ -251,10 +259,21 @@ def cmd_show(config, args) -> int:
              ("answer", f"{transaction.results} {transaction.explanation}".strip() if transaction.results else None),
              ("due", f"{transaction.due_date}{'' if transaction.renewable else ' (not renewable)'}"
               if transaction.due_date else None),
+             ("cost", _amount(transaction.cost) + (f" (at most {_amount(transaction.max_cost)})"
+                                                   if transaction.max_cost else "") if transaction.cost else None),
+             ("delivery", _delivery(transaction.delivery)),
+             ("forwarded", f"by {transaction.intermediary}" if transaction.intermediary else None),
              ("allowed now", ", ".join(node.allowed_commands(transaction)) or "nothing")]
     for label, text in facts:
         if text:
             print(f"  {label:<12} {text}")
+    if route:
+        print("  route:")
+        for attempt in route:
+            print(f"    {attempt.attempt}. {attempt.peer:<10} #{attempt.number:<5} {attempt.state}"
+                  + ("  <- this one" if attempt.number == transaction.number else ""))
+        for code in transaction.rota[max(a.attempt for a in route):]:
+            print(f"       {code:<10} not asked yet")
     print("  history:")
     for number, entry in enumerate(history, 1):
         change = f"{entry['before']} -> {entry['after']}" if entry["before"] != entry["after"] else entry["after"]
@@ -265,6 +284,30 @@ def cmd_show(config, args) -> int:
         print(f"  unsent: {entry['type']} to {entry['to']}, {entry['tries']} failed tries"
               + (f", last: {entry['error']}" if entry["error"] else ""))
     return 0
+
+
+def _route(reader, transaction: Transaction) -> list[Transaction]:
+    """Every attempt of a routed request, first to last, following forwarded_from/forwarded_to."""
+    if not transaction.rota:
+        return []
+    first = transaction
+    while first.forwarded_from:
+        first = Transaction(**reader.ill_transaction_numbered(first.forwarded_from))
+    route = [first]
+    while route[-1].forwarded_to:
+        route.append(Transaction(**reader.ill_transaction_numbered(route[-1].forwarded_to)))
+    return route
+
+
+def _amount(value: dict | None) -> str:
+    return " ".join(filter(None, [(value or {}).get("currency-code"), (value or {}).get("monetary-value")]))
+
+
+def _delivery(delivery: dict | None) -> str | None:
+    if not delivery:
+        return None
+    return (f"{delivery.get('name', '?')}, {delivery.get('size', '?')} bytes, sha256 {delivery.get('sha256', '?')}, "
+            f"link until {delivery.get('until', '?')}: {delivery.get('url', '')}")
 
 
 def _other(transaction) -> str:
