@@ -14,8 +14,11 @@ import argparse
 import getpass
 import sys
 from datetime import datetime, timezone
+from pathlib import Path
 
+from . import cli_ill_reports
 from .ill_iso.bibliographic import item_from_record
+from .ill_iso.delivery import DeliveryArea, DeliveryError, DeliverySettings, fetch
 from .ill_iso.node import Node, NotFound, Refused, node_for_store
 from .ill_iso.outbox import RetryPolicy
 from .ill_iso.primitives import SERVICES, PrimitiveError
@@ -89,6 +92,12 @@ def register(commands):
     show.add_argument("transaction", metavar="TRANSACTION")
     show.set_defaults(handler=cmd_show)
     actions.add_parser("outbox", help="APDUs waiting to be sent, and which are stuck").set_defaults(handler=cmd_outbox)
+    fetch = actions.add_parser("fetch", parents=[acting], help="download an electronically delivered copy "
+                               "and check its size and checksum (requester)")
+    fetch.add_argument("transaction", metavar="TRANSACTION")
+    fetch.add_argument("--to", type=Path, default=Path("."), metavar="DIR", help="where to put it (default: here)")
+    fetch.set_defaults(handler=cmd_fetch)
+    cli_ill_reports.register(actions)
 
 
 def _command_arguments(command: str, parser):
@@ -111,6 +120,10 @@ def _command_arguments(command: str, parser):
         parser.add_argument("--not-renewable", dest="renewable", action="store_false")
         parser.add_argument("--via", help="how it travels (courier, post)")
         parser.add_argument("--cost", help="the charge: 'CNY 10.00' (default: the library's fee in the config)")
+        sending = parser.add_mutually_exclusive_group()
+        sending.add_argument("--file", type=Path, metavar="PATH", help="deliver this file electronically (a copy)")
+        sending.add_argument("--dropped", action="store_true", help="deliver electronically the file dropped "
+                             "on the FTP drop for this transaction (NUMBER.pdf or NUMBER/...)")
     elif command == "return":
         parser.add_argument("--via", help="how it travels back")
     elif command == "renew":
@@ -183,15 +196,52 @@ def cmd_transaction(config, args) -> int:
     store = _store(config)
     try:
         node = node_for_store(config, store)
+        if getattr(args, "file", None) or getattr(args, "dropped", False):
+            params.update(_electronic(config, node, store, args))
         outcome = node.command(args.transaction, args.command, params, _staff(), args.library)
         _report(node, outcome)
         return 0
     except Refused as refusal:
         return _fail(args.command, refusal)
-    except (NotFound, PrimitiveError) as error:
+    except (NotFound, PrimitiveError, DeliveryError) as error:
         return _fail(args.command, error)
     finally:
         store.close()
+
+
+def _electronic(config, node: Node, store: Store, args) -> dict:
+    """Ship a copy electronically: the file goes to the delivery area and the Shipped APDU
+    carries its download link, size and checksum."""
+    with store.reading() as reader:
+        transaction = node.find(reader, args.transaction, args.library)
+    area = DeliveryArea(DeliverySettings.from_config(config))
+    delivery = area.take(transaction.library, transaction.number, args.file)
+    print(f"  {delivery.name}: {delivery.size} bytes, sha256 {delivery.sha256}, link until {delivery.until}")
+    return {"service": "copy", "delivery": {"url": delivery.url, "description": delivery.description}}
+
+
+def cmd_fetch(config, args) -> int:
+    store = _store(config)
+    try:
+        node = node_for_store(config, store)
+        with store.reading() as reader:
+            transaction = node.find(reader, args.transaction, args.library)
+    except NotFound as error:
+        return _fail("fetch", error)
+    finally:
+        store.close()
+    delivery = transaction.delivery
+    if not delivery or not delivery.get("url"):
+        return _fail("fetch", f"#{transaction.number} has no electronic delivery")
+    if "size" not in delivery or "sha256" not in delivery:
+        return _fail("fetch", f"#{transaction.number}: the supplier sent no size and checksum to check")
+    try:
+        path = fetch(delivery["url"], args.to, delivery["size"], delivery["sha256"])
+    except (DeliveryError, OSError) as error:
+        return _fail("fetch", error)
+    print(f"{path}: {delivery['size']} bytes, sha256 checked")
+    print(f"  allowed now: {', '.join(node.allowed_commands(transaction)) or 'nothing'}")
+    return 0
 
 
 def _report(node: Node, outcome):
