@@ -57,7 +57,7 @@ def free_port() -> int:
 @contextmanager
 def serving(data_dir: Path, config: Path, output=subprocess.DEVNULL):
     """`unishelf serve` on free ports; yields the ports ({"z3950": N, "http": N}) once it listens."""
-    ports = {"z3950": free_port(), "http": free_port(), "ill": free_port()}
+    ports = {"z3950": free_port(), "http": free_port(), "ill": free_port(), "ftp": free_port()}
     process = subprocess.Popen([sys.executable, "-m", "unishelf.cli", "--config", str(config), "--data-dir",
                                 str(data_dir), "serve"] + [f"--{name}-port={port}"
                                                            for name, port in ports.items()],

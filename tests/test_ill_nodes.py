@@ -51,7 +51,7 @@ class Consortium:
         self.processes[code] = subprocess.Popen(
             [sys.executable, "-m", "unishelf.cli", "--config", str(self.config), "--data-dir",
              str(self.path / code), "serve", f"--z3950-port={free_port()}", f"--http-port={free_port()}",
-             f"--ill-port={self.ports[code]}"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+             f"--ill-port={self.ports[code]}", f"--ftp-port={free_port()}"], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_until(lambda: self._listening(code), f"{code} did not start")
 
     def _listening(self, code: str) -> bool:

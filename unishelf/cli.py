@@ -27,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     overrides = {"data_dir": args.data_dir}
     if args.command == "serve":
         overrides.update({"listen.host": args.host, "listen.z3950_port": args.z3950_port,
-                          "listen.http_port": args.http_port, "listen.ill_port": args.ill_port})
+                          "listen.http_port": args.http_port, "listen.ill_port": args.ill_port,
+                          "listen.ftp_port": args.ftp_port})
     try:
         config = load_config(args.config, overrides)
     except ConfigError as error:
@@ -51,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--z3950-port", type=int)
     serve.add_argument("--http-port", type=int)
     serve.add_argument("--ill-port", type=int)
+    serve.add_argument("--ftp-port", type=int, help="the FTP drop for scanned copies (0: none)")
     serve.set_defaults(handler=cmd_serve)
 
     load = commands.add_parser("load", help="load MARC records (ISO 2709, MARC-8, MARCXML, UNIMARC)")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import sys
+from dataclasses import replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -214,7 +215,9 @@ def _electronic(config, node: Node, store: Store, args) -> dict:
     carries its download link, size and checksum."""
     with store.reading() as reader:
         transaction = node.find(reader, args.transaction, args.library)
-    area = DeliveryArea(DeliverySettings.from_config(config))
+        base_url = reader.ill_download_base()   # the running node's, with its --http-port
+    settings = DeliverySettings.from_config(config)
+    area = DeliveryArea(replace(settings, base_url=base_url) if base_url else settings)
     delivery = area.take(transaction.library, transaction.number, args.file)
     print(f"  {delivery.name}: {delivery.size} bytes, sha256 {delivery.sha256}, link until {delivery.until}")
     return {"service": "copy", "delivery": {"url": delivery.url, "description": delivery.description}}

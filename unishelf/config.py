@@ -146,7 +146,7 @@ def _same_type(default, value) -> bool:
 
 def _validate(data: dict, source):
     listen = data["listen"]
-    for key in ("z3950_port", "http_port", "ill_port"):
+    for key in ("z3950_port", "http_port", "ill_port", "ftp_port"):
         port = listen[key]
         if not isinstance(port, int) or not 0 <= port <= 65535:
             raise ConfigError(source, f"listen.{key}", f"{port!r} is not a port number (0-65535)")

@@ -355,6 +355,10 @@ class Reader:
     def ill_served(self) -> list[str] | None:
         return self._ill_get(b"s")
 
+    def ill_download_base(self) -> str | None:
+        """The base URL of the running node's HTTP listener, for download links staff make."""
+        return self._ill_get(b"u")
+
     def record_ids(self):
         cursor = self.txn.cursor(db=self.db["records"])
         for key in cursor.iternext(keys=True, values=False):
@@ -418,6 +422,9 @@ class Writer(Reader):
 
     def stamp_ill_served(self, codes: list[str]):
         self.txn.put(b"s", marshal.dumps(list(codes)), db=self.db["ill"])
+
+    def stamp_ill_download_base(self, url: str):
+        self.txn.put(b"u", marshal.dumps(url), db=self.db["ill"])
 
     def put_record(self, record: StoredRecord):
         self.txn.put(record_key(record.id), record.pack(), db=self.db["records"])

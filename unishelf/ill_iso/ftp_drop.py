@@ -1,0 +1,150 @@
+"""The FTP drop: where a supplying library's staff put scanned copies, and the hourly purge.
+
+Scanners and staff PCs speak FTP, so staff upload with their unishelf account (the password
+check Z39.50 uses); ILL staff and admins of a library see only that library's drop directory,
+where they may list, upload, delete and make directories. No anonymous login. Runs in the main
+serving process only (MAIN_DAEMONS in unishelf.serve), like the ILL daemon: one listener, one
+purge.
+"""
+from __future__ import annotations
+
+import logging
+
+from twisted.application import service
+from twisted.cred import credentials, error, portal
+from twisted.cred.checkers import ICredentialsChecker
+from twisted.internet import defer, task
+from twisted.internet.error import CannotListenError
+from twisted.protocols import ftp
+from twisted.python import filepath
+from zope.interface import implementer
+
+from unishelf.auth import Users
+from unishelf.ill_iso.delivery import DeliveryArea, DeliverySettings
+
+log = logging.getLogger("unishelf.ill.delivery")
+PURGE_SECONDS = 3600
+
+
+@implementer(ICredentialsChecker)
+class StaffChecker:
+    """Lets in ILL staff (and admins) who work for a library; the avatar id is that library's code."""
+
+    credentialInterfaces = (credentials.IUsernamePassword,)
+
+    def __init__(self, users: Users):
+        self.users = users
+
+    def requestAvatarId(self, given):
+        """`given` holds text: DropFTP decoded the command line."""
+        user = self.users.authenticate(given.username, given.password) if given.username else None
+        if user is None or not user.has("ill-staff") or not user.library:
+            return defer.fail(error.UnauthorizedLogin())
+        return defer.succeed(user.library)
+
+
+@implementer(portal.IRealm)
+class DropRealm:
+    """A library's staff share one home: its drop directory, and nothing above it."""
+
+    def __init__(self, area: DeliveryArea):
+        self.area = area
+
+    def requestAvatar(self, library_code, mind, *interfaces):
+        if ftp.IFTPShell not in interfaces:
+            raise NotImplementedError("the FTP drop serves FTP shells only")
+        shell = ftp.FTPShell(filepath.FilePath(str(self.area.drop_dir(library_code))))
+        return ftp.IFTPShell, shell, lambda: None
+
+
+class DropFTP(ftp.FTP):
+    """Commands in UTF-8 (what ftplib, FileZilla and curl send; RFC 2640), not Twisted's Latin-1,
+    so a password or file name outside ASCII arrives as typed; listings are UTF-8 already."""
+
+    _encoding = "utf-8"
+
+    def lineReceived(self, line: bytes):
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            self.reply(ftp.SYNTAX_ERR, "commands must be UTF-8")
+            return
+        return super().lineReceived(line)
+
+    def ftp_NLST(self, path=""):
+        """A bare NLST (ftplib's nlst(), Windows ftp's ls) lists the working directory."""
+        return super().ftp_NLST(path)
+
+
+def ftp_factory(area: DeliveryArea, users: Users) -> ftp.FTPFactory:
+    factory = ftp.FTPFactory(portal.Portal(DropRealm(area), [StaffChecker(users)]))
+    factory.protocol = DropFTP
+    factory.allowAnonymous = False
+    factory.welcomeMessage = "unishelf ILL drop: log in with your unishelf account"
+    return factory
+
+
+class DeliveryService(service.Service):
+    """The FTP listener (none when `port` is 0) and the hourly purge of delivered files."""
+
+    name = "ill-delivery"
+
+    def __init__(self, area: DeliveryArea, users: Users, host: str, port: int, reactor=None):
+        if reactor is None:
+            from twisted.internet import reactor
+        self.area = area
+        self.users = users
+        self.host = host
+        self.port_number = port
+        self.reactor = reactor
+        self.port = None
+        self.listening_failed = False
+        self.loop: task.LoopingCall | None = None
+
+    @property
+    def description(self) -> str:
+        keep = f"delivered files kept {self.area.settings.keep_days} days"
+        if self.port is not None:
+            address = self.port.getHost()
+            return f"ILL FTP drop on {address.host}:{address.port}, {keep}"
+        state = "not listening (see the error above)" if self.listening_failed else "off (listen.ftp_port is 0)"
+        return f"ILL FTP drop {state}; {keep}"
+
+    def startService(self):
+        super().startService()
+        if self.port_number:
+            try:
+                self.port = self.reactor.listenTCP(self.port_number, ftp_factory(self.area, self.users),
+                                                   interface=self.host)
+            except CannotListenError as failure:
+                # the rest of the node serves on; staff can still hand files to `take` directly
+                self.listening_failed = True
+                log.error("ILL FTP drop not listening on %s:%d: %s", self.host, self.port_number, failure.socketError)
+        self.loop = task.LoopingCall(self.purge)
+        self.loop.clock = self.reactor
+        self.loop.start(PURGE_SECONDS, now=True)
+
+    def stopService(self):
+        super().stopService()
+        if self.loop is not None and self.loop.running:
+            self.loop.stop()
+        if self.port is not None:
+            port, self.port = self.port, None
+            return port.stopListening()
+
+    def purge(self):
+        try:
+            for path in self.area.purge():
+                log.info("ILL delivery: deleted %s after %d days", path, self.area.settings.keep_days)
+        except Exception:   # a bad directory must not stop the hourly loop
+            log.exception("ILL delivery purge failed")
+
+
+def service_from_config(catalog) -> DeliveryService:
+    config = catalog.config
+    listen = config["listen"]
+    settings = DeliverySettings.from_config(config)
+    with catalog.store.writing() as writer:
+        writer.stamp_ill_download_base(settings.base_url)   # staff commands make links with it
+    return DeliveryService(DeliveryArea(settings),
+                           Users.from_config(config, catalog.store), listen["host"], listen["ftp_port"])
