@@ -239,6 +239,7 @@ def cmd_fetch(config, args) -> int:
     if "size" not in delivery or "sha256" not in delivery:
         return _fail("fetch", f"#{transaction.number}: the supplier sent no size and checksum to check")
     try:
+        args.to.mkdir(parents=True, exist_ok=True)
         path = fetch(delivery["url"], args.to, delivery["size"], delivery["sha256"])
     except (DeliveryError, OSError) as error:
         return _fail("fetch", error)
