@@ -246,3 +246,33 @@ def test_an_isbn_finds_the_holding_libraries_without_a_record_id(network):
     params = {"item": {"title": "t", "iSBN": isbn}}
     transaction = network.nodes["NORTH"].request("NORTH", None, params, "staff").transaction
     assert transaction.rota == ["SOUTH", "CENTRAL", "EAST", "WEST"]
+
+
+def test_conditions_left_unanswered_past_their_date_for_reply_are_refused_and_the_request_moves_on(network):
+    network.request()
+    network.act("SOUTH", "answer", kind="conditional", condition="charges", date="2024-03-16")
+    network.clock.advance(1)
+    assert network.nodes["NORTH"].fire_timers() == []
+    network.clock.advance(1)
+    [outcome] = network.nodes["NORTH"].fire_timers()
+    network.deliver()
+    assert outcome.apdu_type == "Conditional-Reply"
+    assert [(t.peer, t.state) for t in network.transactions("NORTH")] == [
+        ("SOUTH", "NOT-SUPPLIED"), ("CENTRAL", "PENDING")]
+    assert network.only("SOUTH").state == "NOT-SUPPLIED"
+
+
+def test_a_renewal_left_unanswered_is_refused_after_the_days_to_answer_and_the_due_date_stands(network):
+    network.request()
+    network.act("SOUTH", "ship", due="2024-04-30")
+    network.act("NORTH", "receive")
+    network.act("NORTH", "renew", until="2024-05-31")
+    assert network.only("SOUTH").state == "RENEW-PENDING"
+    network.clock.advance(3)
+    assert network.nodes["SOUTH"].fire_timers() == []
+    network.clock.advance(1)
+    [outcome] = network.nodes["SOUTH"].fire_timers()
+    network.deliver()
+    assert outcome.apdu_type == "Renew-Answer"
+    assert [(t.state, t.due_date) for t in (network.only("NORTH"), network.only("SOUTH"))] == [
+        ("RECEIVED", "20240430"), ("RECEIVED", "20240430")]

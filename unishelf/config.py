@@ -254,7 +254,7 @@ def _validate_ill(data: dict, codes: set, source):
         raise ConfigError(source, "ill.routing.order", f"must be a list of {', '.join(sorted(ROUTING_KEYS))}")
     numbers = [("loan_period", ill["loan_period"]), ("routing.max_rota", ill["routing"]["max_rota"])]
     numbers += [(f"delivery.{key}", ill["delivery"][key]) for key in ("link_days", "keep_days")]
-    numbers += [(f"timers.{key}", ill["timers"][key]) for key in ("interval",)]
+    numbers += [(f"timers.{key}", ill["timers"][key]) for key in ("interval", "renew_answer_days")]
     numbers += [(f"send.{key}", value) for key, value in ill["send"].items()]
     numbers += [(f"limits.{key}", ill["limits"][key]) for key in ("connections", "idle_timeout")]
     for key, value in numbers:

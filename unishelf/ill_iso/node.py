@@ -25,7 +25,7 @@ from unishelf.ill_iso.routing import Router, match_keys
 from unishelf.ill_iso.reports import (
     REPORT, bare_report, error_report, report_summary, state_transition_prohibited, status_report,
 )
-from unishelf.ill_iso.tables import RECEIVE, REQUESTER, RESPONDER, SEND, event_name
+from unishelf.ill_iso.tables import RECEIVE, REQUESTER, RESPONDER, SEND, apdu_of, event_name
 from unishelf.ill_iso.transaction import (
     Transaction, initial_requester, key_from_display, note_of, symbol_of, transaction_key,
 )
@@ -33,6 +33,9 @@ from unishelf.ill_iso.transaction import (
 log = logging.getLogger("unishelf.ill")
 
 VERSIONS = (1, 2)
+TIMER_NOTES = {"respond": "no answer in time: asking the next library",
+               "conditional": "the conditions were not accepted by the date for reply",
+               "renew": "the renewal was not answered in time: the due date stands"}
 HEADER = ("protocol-version-num", "transaction-id", "service-date-time", "requester-id", "responder-id")
 NOT_SUPPLIED = "NOT-SUPPLIED"
 
@@ -59,18 +62,20 @@ class NotRoutable(NotFound):
 @dataclass(frozen=True)
 class Settings:
     loan_period: int = 28                                          # days
-    timers: frozenset = frozenset({"expiry", "due", "respond"})    # the timer kinds that run
+    timers: frozenset = frozenset({"expiry", "due", "respond", "conditional", "renew"})   # the kinds that run
     days_to_respond: int = 3          # a library's, unless its own entry in `libraries` says
+    renew_answer_days: int = 3        # days a responder has to answer a renewal
 
     @classmethod
     def from_config(cls, config) -> "Settings":
         ill = config["ill"]
-        timers = {"respond"}
+        timers = {"respond", "conditional", "renew"}
         if ill["timers"]["expiry"]:
             timers.add("expiry")
         if ill["timers"]["overdue"]:
             timers.add("due")
-        return cls(ill["loan_period"], frozenset(timers), ill["routing"]["days_to_respond"])
+        return cls(ill["loan_period"], frozenset(timers), ill["routing"]["days_to_respond"],
+                   ill["timers"]["renew_answer_days"])
 
 
 @dataclass(frozen=True)
@@ -454,6 +459,8 @@ class Node:
         transaction.absorb(apdu_type, value, self.member(transaction.peer).system_id, day(now))
         if apdu_type == "Forward-Notification":
             self._forwarded(transaction, value, now)
+        if apdu_type == "Renew" and transaction.role == RESPONDER:
+            transaction.renew_answer_by = day(now + timedelta(days=self.settings.renew_answer_days))
         summary = report_summary(value) if apdu_type == REPORT else note_of(value)
         if apdu_type == REPORT and value.get("error-report"):
             transaction.attention = summary
@@ -482,15 +489,16 @@ class Node:
                 if record is None or record["timers"].get(kind) != when:
                     continue
                 transaction = Transaction(**record)
-                apdu_type = self.machine.timer_apdu(transaction.role, kind)
-                if (kind in self.settings.timers and apdu_type is not None
-                        and self.machine.next_state(transaction, SEND, apdu_type) is not None):
-                    params = {"note": "no answer in time: asking the next library"} if kind == "respond" else {}
+                event = self.machine.timer_apdu(transaction.role, kind)
+                if (kind in self.settings.timers and event is not None
+                        and self.machine.next_state(transaction, SEND, event) is not None):
+                    apdu_type = apdu_of(event)
+                    params = {"answer": event.endswith("/yes"), "note": TIMER_NOTES.get(kind)}
                     body = primitives.body(apdu_type, transaction, params, self._context(now))
-                    self._send(writer, transaction, apdu_type, body, apdu_type, f"{kind} timer", now)
+                    self._send(writer, transaction, apdu_type, body, event, f"{kind} timer", now)
                     outcomes.append(Outcome(transaction, apdu_type))
-                    if kind == "respond":
-                        self._move_on(writer, transaction, now, f"{transaction.peer} did not answer in time")
+                    if transaction.state == NOT_SUPPLIED or kind == "respond":
+                        self._move_on(writer, transaction, now, f"{transaction.peer}: {TIMER_NOTES.get(kind, kind)}")
         return outcomes
 
     def _set_timers(self, writer, transaction: Transaction):

@@ -85,6 +85,8 @@ class Transaction:
     attention: str | None = None      # the last error report the peer sent about it
     timers: dict = field(default_factory=dict)   # timer kind -> the date it is set for
     respond_by: str | None = None     # requester: the peer's days-to-respond run out after this date
+    reply_by: str | None = None       # a conditional answer's date-for-reply
+    renew_answer_by: str | None = None   # responder: a renewal asked for is to be answered by this date
     max_cost: dict | None = None      # the request's maximum-cost (Amount)
     cost: dict | None = None          # what the responder charged on Shipped (Amount)
     shipped_date: str | None = None
@@ -135,7 +137,7 @@ class Transaction:
     def timer_dates(self) -> dict[str, str | None]:
         """When each kind of timer should fire after, as the facts now stand."""
         return {"expiry": self.expiry_date, "due": self.due_date if self.returnable else None,
-                "respond": self.respond_by}
+                "respond": self.respond_by, "conditional": self.reply_by, "renew": self.renew_answer_by}
 
 
 def _date(text) -> str | None:
@@ -172,8 +174,11 @@ def _answer(transaction: Transaction, value: dict):
     if value.get("responder-optional-messages"):
         transaction.responder_messages = value["responder-optional-messages"]
     explanation = value.get("results-explanation")
+    transaction.reply_by = None
     if isinstance(explanation, tuple):
         details = explanation[1] if isinstance(explanation[1], dict) else {}
+        if explanation[0] == "conditional-results":
+            transaction.reply_by = _date(details.get("date-for-reply"))
         transaction.explanation = ", ".join(f"{name} {text}" for name, text in details.items()
                                             if isinstance(text, str))
     transaction.expiry_date = None   # answered: nothing expires any more
@@ -220,7 +225,12 @@ def _received(transaction: Transaction, value: dict):
     transaction.received_date = _date(value.get("date-received"))
 
 
+def _conditional_reply(transaction: Transaction, value: dict):
+    transaction.reply_by = None
+
+
 def _renew_answer(transaction: Transaction, value: dict):
+    transaction.renew_answer_by = None
     if value.get("answer"):
         _date_due(transaction, value.get("date-due"))
 
@@ -239,6 +249,7 @@ _FACTS = {
     "ILL-Answer": _answer,
     "Shipped": _shipped,
     "Received": _received,
+    "Conditional-Reply": _conditional_reply,
     "Renew-Answer": _renew_answer,
     "Overdue": _overdue,
     "Cancel": _closing,
