@@ -276,3 +276,12 @@ def test_a_renewal_left_unanswered_is_refused_after_the_days_to_answer_and_the_d
     assert outcome.apdu_type == "Renew-Answer"
     assert [(t.state, t.due_date) for t in (network.only("NORTH"), network.only("SOUTH"))] == [
         ("RECEIVED", "20240430"), ("RECEIVED", "20240430")]
+
+
+def test_staff_cancel_a_slow_lender_and_move_on_at_once(network):
+    network.request()
+    network.act("NORTH", "cancel", move_on=True, note="too slow for this reader")
+    first, second = network.transactions("NORTH")
+    assert (first.state, first.forwarded_to, second.peer) == ("CANCEL-PENDING", second.number, "CENTRAL")
+    network.act("SOUTH", "cancel-reply", answer=True)
+    assert network.transactions("NORTH")[0].state == "CANCELLED"

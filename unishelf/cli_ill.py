@@ -125,6 +125,9 @@ def _command_arguments(command: str, parser):
         sending.add_argument("--file", type=Path, metavar="PATH", help="deliver this file electronically (a copy)")
         sending.add_argument("--dropped", action="store_true", help="deliver electronically the file dropped "
                              "on the FTP drop for this transaction (NUMBER.pdf or NUMBER/...)")
+    elif command == "cancel":
+        parser.add_argument("--move-on", action="store_true", help="a routed request: ask the next library "
+                            "on the rota at once")
     elif command == "return":
         parser.add_argument("--via", help="how it travels back")
     elif command == "renew":
@@ -184,7 +187,7 @@ def _acting(node: Node, args) -> str:
 def cmd_transaction(config, args) -> int:
     params = {name: value for name, value in vars(args).items()
               if name in ("note", "kind", "reason", "date", "condition", "locations", "cost", "service",
-                          "due", "renewable", "via", "until", "to") and value is not None}
+                          "due", "renewable", "via", "until", "to", "move_on") and value is not None}
     if args.command in ("conditional-reply", "cancel-reply", "renew-answer"):
         params["answer"] = args.answer == "yes"
     if args.command == "message":

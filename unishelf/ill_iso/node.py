@@ -161,6 +161,8 @@ class Node:
             self._send(writer, transaction, apdu_type, body, event, by, now)
             if transaction.state == NOT_SUPPLIED:
                 self._move_on(writer, transaction, now, "conditions refused")
+            elif apdu_type == "Cancel" and params.get("move_on"):
+                self._move_on(writer, transaction, now, f"cancelled at {transaction.peer} by {by}")
         return Outcome(transaction, apdu_type)
 
     def allowed_commands(self, transaction: Transaction) -> list[str]:
