@@ -165,6 +165,11 @@ class Node:
                 self._move_on(writer, transaction, now, f"cancelled at {transaction.peer} by {by}")
         return Outcome(transaction, apdu_type)
 
+    def status_report(self, transaction: Transaction) -> bytes:
+        """The Status-Or-Error-Report a Status-Query of the transaction would be answered with."""
+        now = self.clock()
+        return encode_apdu(REPORT, {**self._header(transaction, now), **status_report(transaction, day(now))})
+
     def allowed_commands(self, transaction: Transaction) -> list[str]:
         return primitives.describe(self.machine.allowed(transaction, SEND))
 

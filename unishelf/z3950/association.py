@@ -2,11 +2,14 @@
 
 The Twisted protocol (`server.py`) only moves bytes; everything a client can ask is answered
 here, and anything wrong gets the Bib-1 diagnostic a Z39.50 client expects, never a dropped
-connection. Searches run on the shared engine through a `Session` of named result sets.
+connection. Searches run on the shared engine through a `Session` of named result sets;
+IR-Explain-1 and IR-Extend-1 (the task packages of item orders) are databases whose records the
+server makes itself when they are searched or presented.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 from unishelf.auth import User, Users
 from unishelf.marc.catalogue import Catalogue
@@ -24,6 +27,7 @@ from unishelf.ber import (
 )
 from unishelf.z3950.explain import EXPLAIN_OID, explain_external
 from unishelf.z3950.explain_db import EXPLAIN_DATABASE, ExplainQueryError, explain_entries, search_explain
+from unishelf.z3950.item_order import RECORD_DELETED, TASK_DATABASE, ItemOrderService
 from unishelf.z3950.opac import OPAC_OID, opac_record
 from unishelf.z3950.updates import UpdateService
 
@@ -56,9 +60,22 @@ class Limits:
     max_result_sets: int = 20
 
 
+@dataclass
+class ServerSet:
+    """A result set of a database whose records the server makes itself, in one record syntax:
+    `record(entry)` makes the record of one entry, or says None when it is gone."""
+
+    database: str
+    syntax: str
+    entries: list
+    record: Callable[[object], External | None]
+
+
 class Association:
     def __init__(self, catalog, users: Users, limits: Limits, bib1: Bib1Mapping | None = None,
-                 updates: UpdateService | None = None):
+                 updates: UpdateService | None = None, item_orders: ItemOrderService | None = None):
+        """Without `item_orders` (an association outside `unishelf serve`), item orders are
+        refused as a service not supported, and IR-Extend-1 is empty."""
         self.catalog = catalog
         self.users = users
         self.limits = limits
@@ -66,13 +83,14 @@ class Association:
         self.framer = Framer(limits.max_apdu)
         self.session = Session(catalog.engine, limits.max_result_sets)
         self.updates = updates or UpdateService(catalog)
+        self.item_orders = item_orders
         self.user: User | None = None
         self.initialised = False
         self.closed = False
         self.message_size = limits.max_apdu
         self.record_size = limits.max_apdu
         self.set_databases: dict[str, str] = {}  # result set -> the database its records are named by
-        self.explain_sets: dict[str, list[bytes]] = {}  # result sets of IR-Explain-1: its records
+        self.server_sets: dict[str, ServerSet] = {}  # result sets of IR-Explain-1 and IR-Extend-1
 
     # -- bytes in, bytes out --------------------------------------------------------------------
     def receive(self, data: bytes) -> list[bytes]:
@@ -107,6 +125,8 @@ class Association:
         return handler(request)
 
     def extended_services(self, request: es.ExtendedServicesRequest) -> es.ExtendedServicesResponse:
+        if request.package_type == es.ITEM_ORDER_OID and self.item_orders is not None:
+            return self.item_orders.handle(request, self.user, self.session)
         return self.updates.handle(request, self.user)
 
     def close_for_inactivity(self) -> bytes:
@@ -147,9 +167,12 @@ class Association:
             return self._failed_search(response, DIAG_QUERY_TYPE, str(query_type))
         databases = list(request.database_names) or ["unicat"]
         name = request.result_set_name or "default"
-        if [d.lower() for d in databases] == [EXPLAIN_DATABASE.lower()]:
+        searched = [database.lower() for database in databases]
+        if searched == [EXPLAIN_DATABASE.lower()]:
             return self._explain_search(request, response, name)
-        self.explain_sets.pop(name, None)
+        if searched == [TASK_DATABASE.lower()]:
+            return self._task_package_search(request, response, name)
+        self.server_sets.pop(name, None)
         try:
             tree = self.bib1.to_tree(request.query)
             result = self.session.search(tree, databases, name, request.replace_indicator)
@@ -174,33 +197,53 @@ class Association:
         return response
 
     def _explain_search(self, request: z.SearchRequest, response: z.SearchResponse, name: str):
-        if name in self.explain_sets and not request.replace_indicator:
-            return self._failed_search(response, DIAGNOSTICS["result-set-exists"], name)
         try:
             found = search_explain(request.query, explain_entries(self.catalog))
         except ExplainQueryError as error:
             return self._failed_search(response, error.condition, error.addinfo)
+        return self._keep_server_set(request, response, name, ServerSet(
+            EXPLAIN_DATABASE, EXPLAIN_OID, [entry.record for entry in found], explain_external))
+
+    def _task_package_search(self, request: z.SearchRequest, response: z.SearchResponse, name: str):
+        """Task packages are records of the item orders this server placed (none without them)."""
+        try:
+            references = self.item_orders.search(request.query, self.user) if self.item_orders else []
+        except QueryError as error:
+            return self._failed_search(response, DIAGNOSTICS.get(error.code, 100), error.subject)
+        return self._keep_server_set(request, response, name, ServerSet(
+            TASK_DATABASE, es.TASK_PACKAGE_OID, references,
+            lambda reference: self.item_orders.task_package(reference, self.user)))
+
+    def _keep_server_set(self, request: z.SearchRequest, response: z.SearchResponse, name: str,
+                         server_set: ServerSet) -> z.SearchResponse:
+        if name in self.server_sets and not request.replace_indicator:
+            return self._failed_search(response, DIAGNOSTICS["result-set-exists"], name)
         self.session.delete([name])
-        self.explain_sets[name] = [entry.record for entry in found]
-        response.result_count = len(found)
+        self.server_sets[name] = server_set
+        response.result_count = len(server_set.entries)
         return response
 
-    def _explain_present(self, request: z.PresentRequest, records: list[bytes]) -> z.PresentResponse:
+    def _server_set_present(self, request: z.PresentRequest, server_set: ServerSet) -> z.PresentResponse:
         response = z.PresentResponse(reference_id=request.reference_id)
+        entries = server_set.entries
         start, count = request.result_set_start_point, request.number_of_records_requested
-        if start < 1 or count < 0 or (count and start > len(records)):
+        if start < 1 or count < 0 or (count and start > len(entries)):
             response.present_status = 5
             response.records = z.DefaultDiagnostic(DIAGNOSTICS["present-out-of-range"], str(start))
             return response
-        syntax = request.preferred_record_syntax or EXPLAIN_OID
-        chosen = records[start - 1:start - 1 + count]
-        response.records = tuple(
-            z.NamePlusRecord(EXPLAIN_DATABASE, explain_external(record) if syntax == EXPLAIN_OID
-                             else z.DefaultDiagnostic(DIAG_NOT_IN_SYNTAX, syntax))
-            for record in chosen)
+        syntax = request.preferred_record_syntax or server_set.syntax
+        chosen = entries[start - 1:start - 1 + count]
+        response.records = tuple(z.NamePlusRecord(server_set.database, self._server_record(server_set, entry, syntax))
+                                 for entry in chosen)
         response.number_of_records_returned = len(chosen)
         response.next_result_set_position = start + len(chosen)
         return response
+
+    @staticmethod
+    def _server_record(server_set: ServerSet, entry, syntax: str) -> External | z.DefaultDiagnostic:
+        if syntax != server_set.syntax:
+            return z.DefaultDiagnostic(DIAG_NOT_IN_SYNTAX, syntax)
+        return server_set.record(entry) or z.DefaultDiagnostic(RECORD_DELETED, str(entry))
 
     def _failed_search(self, response, condition: int, addinfo: str) -> z.SearchResponse:
         response.search_status = False
@@ -211,9 +254,9 @@ class Association:
 
     # -- Present --------------------------------------------------------------------------------
     def present(self, request: z.PresentRequest) -> z.PresentResponse:
-        explain_records = self.explain_sets.get(request.result_set_id or "default")
-        if explain_records is not None:
-            return self._explain_present(request, explain_records)
+        server_set = self.server_sets.get(request.result_set_id or "default")
+        if server_set is not None:
+            return self._server_set_present(request, server_set)
         response = z.PresentResponse(reference_id=request.reference_id)
         try:
             ids = self.session.present(request.result_set_id or "default", request.result_set_start_point,
@@ -330,8 +373,8 @@ class Association:
     def delete(self, request: z.DeleteResultSetRequest) -> z.DeleteResultSetResponse:
         names = None if request.delete_function == 1 else list(request.result_set_list or ())
         existed = self.session.delete(names)
-        for name in list(self.explain_sets) if names is None else names:
-            if self.explain_sets.pop(name, None) is not None:
+        for name in list(self.server_sets) if names is None else names:
+            if self.server_sets.pop(name, None) is not None:
                 existed[name] = True
         statuses = tuple((name, 0 if found else 1) for name, found in existed.items())
         all_found = all(existed.values())

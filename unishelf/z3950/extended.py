@@ -36,6 +36,9 @@ UPDATE0_OID = "1.2.840.10003.9.5"  # ESFormat-Update0, the Z39.50-1995 first ver
 UPDATE0_ALIAS_OID = "1.2.840.10003.9.5.1"
 UPDATE_OIDS = frozenset({UPDATE_OID, UPDATE0_OID, UPDATE0_ALIAS_OID})
 ITEM_ORDER_OID = "1.2.840.10003.9.4"
+# ISO 10161 ILL APDUs (abstract syntax ill-apdus): an item order's itemRequest when it is an
+# ILL-Request, and the task package's statusOrErrorReport when it is a Status-Or-Error-Report
+ILL_APDU_OID = "1.0.10161.2.1"
 TASK_PACKAGE_OID = "1.2.840.10003.5.106"  # the record syntax of task packages
 
 

@@ -7,6 +7,7 @@ from twisted.protocols.policies import TimeoutMixin
 from unishelf.auth import Users
 
 from .association import Association, Limits
+from .item_order import ItemOrderService
 
 
 class Z3950Protocol(protocol.Protocol, TimeoutMixin):
@@ -17,7 +18,8 @@ class Z3950Protocol(protocol.Protocol, TimeoutMixin):
             return
         factory.active += 1
         self.counted = True
-        self.association = Association(factory.catalog, factory.users, factory.limits)
+        self.association = Association(factory.catalog, factory.users, factory.limits,
+                                       item_orders=factory.item_orders)
         self.setTimeout(factory.idle_timeout)
 
     def dataReceived(self, data: bytes):
@@ -42,8 +44,10 @@ class Z3950Protocol(protocol.Protocol, TimeoutMixin):
 class Z3950Factory(protocol.ServerFactory):
     protocol = Z3950Protocol
 
-    def __init__(self, catalog, users: Users, limits: Limits, max_connections: int, idle_timeout: int):
+    def __init__(self, catalog, users: Users, limits: Limits, max_connections: int, idle_timeout: int,
+                 item_orders: ItemOrderService | None = None):
         self.catalog = catalog
+        self.item_orders = item_orders
         self.users = users
         self.limits = limits
         self.max_connections = max_connections
@@ -55,4 +59,4 @@ def factory_from_config(catalog) -> Z3950Factory:
     config = catalog.config
     limits = Limits(max_apdu=config.limit("apdu_size"), max_result_sets=config.limit("result_sets"))
     return Z3950Factory(catalog, Users.from_config(config, catalog.store), limits, config.limit("connections"),
-                        config.limit("idle_timeout"))
+                        config.limit("idle_timeout"), ItemOrderService(catalog))

@@ -39,18 +39,18 @@ class UpdateService:
 
     def handle(self, request: es.ExtendedServicesRequest, user: User | None) -> es.ExtendedServicesResponse:
         if request.function != es.Function.CREATE:
-            return self._failure(request, INVALID_FUNCTION, "only create is supported")
+            return failure(request, INVALID_FUNCTION, "only create is supported")
         update = request.task_specific_parameters
         if request.package_type not in UPDATE_PACKAGES or not isinstance(update, es.UpdateRequest):
-            return self._failure(request, SERVICE_NOT_SUPPORTED, request.package_type)
+            return failure(request, SERVICE_NOT_SUPPORTED, request.package_type)
         operation = self.actions.get(update.action)
         if operation is None:
-            return self._failure(request, INVALID_ACTION, f"action {update.action} is not supported")
+            return failure(request, INVALID_ACTION, f"action {update.action} is not supported")
         refusal = self.cataloguing.access(user, update.database)
         if refusal:
-            return self._failure(request, refusal.diagnostic, refusal.message)
+            return failure(request, refusal.diagnostic, refusal.message)
         if not update.records:
-            return self._failure(request, MISSING_PARAMETER, "suppliedRecords")
+            return failure(request, MISSING_PARAMETER, "suppliedRecords")
         outcomes = [(supplied, operation(user, update.database, _supplied(supplied))) for supplied in update.records]
         records = tuple(self._task_record(supplied, result) for supplied, result in outcomes)
         succeeded = sum(result.ok for _, result in outcomes)
@@ -91,11 +91,12 @@ class UpdateService:
             creation_date_time=datetime.now(timezone.utc).replace(microsecond=0), task_status=task_status,
             task_specific_parameters=parameters)
 
-    @staticmethod
-    def _failure(request: es.ExtendedServicesRequest, diagnostic: int, message: str) -> es.ExtendedServicesResponse:
-        return es.ExtendedServicesResponse(reference_id=request.reference_id,
-                                           operation_status=es.OperationStatus.FAILURE,
-                                           diagnostics=(z.DefaultDiagnostic(diagnostic, message[:200]),))
+
+def failure(request: es.ExtendedServicesRequest, diagnostic: int, message: str) -> es.ExtendedServicesResponse:
+    """An ES request refused, with the Bib-1 diagnostic that says why (and no task package)."""
+    return es.ExtendedServicesResponse(reference_id=request.reference_id,
+                                       operation_status=es.OperationStatus.FAILURE,
+                                       diagnostics=(z.DefaultDiagnostic(diagnostic, message[:200]),))
 
 
 def _supplied(supplied: es.SuppliedRecord) -> SuppliedRecord:
