@@ -209,3 +209,10 @@ def test_a_request_without_a_responder_is_routed_and_staff_see_the_route(desk):
     assert "cost         CNY 4.00" in shown and "<- this one" in shown
     code, _, err = desk.run("ill", "request", "--library", "NORTH", "--title", "Nowhere to be found")
     assert code == 1 and "routing needs a record id, an ISBN or an ISSN" in err
+
+
+def test_a_request_is_not_forwarded_to_a_library_of_the_same_node(desk):
+    desk.ill("request", "--library", "NORTH", "--responder", "CENTRAL", "--title", "Water")
+    desk.deliver()
+    code, _, err = desk.run("ill", "forward", "2", "--to", "NORTH")
+    assert code == 1 and "forwarded to a third library" in err

@@ -321,6 +321,10 @@ class Node:
         target = self.member(params.get("to") or "")
         if target.code in (transaction.library, transaction.requester):
             raise PrimitiveError(f"a request is forwarded to a third library, not {target.code}")
+        if self.directory.is_served(target.code):
+            # its end would have this end's transaction id and role, which one store keeps once
+            raise PrimitiveError(f"{target.code} is served by this node too: a request is forwarded "
+                                 "only to a library of another node")
         request = self._request_value(writer, transaction)
         forwarded = {**request, **header(transaction.transaction_id, self.member(transaction.requester).system_id,
                                          target.system_id, now), "forward-flag": True}
