@@ -216,3 +216,6 @@ def test_a_request_is_not_forwarded_to_a_library_of_the_same_node(desk):
     desk.deliver()
     code, _, err = desk.run("ill", "forward", "2", "--to", "NORTH")
     assert code == 1 and "forwarded to a third library" in err
+    desk.config.write_text(ROUTED)
+    code, _, err = desk.run("ill", "forward", "2", "--to", "SOUTH")
+    assert code == 1 and "SOUTH is served by this node too" in err
