@@ -95,6 +95,10 @@ class Network:
         self.deliver()
         return transaction
 
+    def act_on(self, number: int, code: str, command: str, **params):
+        self.nodes[code].command(str(number), command, params, "staff")
+        self.deliver()
+
     def act(self, code: str, command: str, **params):
         self.nodes[code].command(str(self.only(code).number), command, params, "staff")
         self.deliver()
@@ -155,6 +159,14 @@ def test_unfilled_answers_move_the_request_along_the_rota_until_one_supplies(net
     tried = received_request(network, "EAST")["third-party-info-type"]["already-tried-list"]
     assert [entry["person-or-institution-symbol"][1] for entry in tried] == ["SOUTH", "CENTRAL"]
     assert attempts[2].cost == network.only("EAST").cost == {"currency-code": "CNY", "monetary-value": "3.50"}
+
+
+def test_routing_counts_each_lenders_open_requests(network):
+    network.request()
+    network.request()
+    network.act_on(1, "SOUTH", "answer", kind="unfilled")
+    with network.stores["NORTH"].reading() as reader:
+        assert {code: reader.ill_open_requests(code) for code in ("SOUTH", "CENTRAL")} == {"SOUTH": 1, "CENTRAL": 1}
 
 
 def test_the_rota_ends_after_the_last_library(network):

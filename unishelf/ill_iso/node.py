@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 
@@ -228,8 +227,7 @@ class Node:
             if stored is not None and not stored.deleted:
                 for code, items in reader.holdings(found).items():
                     holdings.setdefault(code, []).extend(items)
-        load = Counter(record["peer"] for record in reader.ill_transactions()
-                       if record["role"] == REQUESTER and not self.machine.terminal(Transaction(**record)))
+        load = {code: reader.ill_open_requests(code) for code in holdings}
         maximum = (body.get("cost-info-type") or {}).get("maximum-cost")
         rota = self.router.rota(requester, holdings, load, body["iLL-service-type"][0], maximum)
         if not rota:
@@ -340,11 +338,12 @@ class Node:
         self._send(writer, transaction, "Forward-Notification", body, "Forward-Notification", by, now,
                    responder_id=target.system_id)
 
-    def _forwarded(self, transaction: Transaction, value: dict, now: datetime):
+    def _forwarded(self, writer, transaction: Transaction, value: dict, now: datetime):
         """A Forward-Notification: another library has the request now; answers come from it."""
         responder = self.directory.find(value.get("responder-id"))
         intermediary = self.directory.find(value.get("intermediary-id"))
         if responder is not None:
+            writer.set_ill_open(transaction.peer, transaction.number, on=False)
             transaction.peer = responder.code
             if transaction.rota:
                 transaction.respond_by = self._respond_by(responder.code, now)
@@ -469,7 +468,7 @@ class Node:
             return [self._reply(writer, transaction, state_transition_prohibited(apdu_type, before), now)]
         transaction.absorb(apdu_type, value, self.member(transaction.peer).system_id, day(now))
         if apdu_type == "Forward-Notification":
-            self._forwarded(transaction, value, now)
+            self._forwarded(writer, transaction, value, now)
         if apdu_type == "Renew" and transaction.role == RESPONDER:
             transaction.renew_answer_by = day(now + timedelta(days=self.settings.renew_answer_days))
         summary = report_summary(value) if apdu_type == REPORT else note_of(value)
@@ -513,7 +512,10 @@ class Node:
         return outcomes
 
     def _set_timers(self, writer, transaction: Transaction):
-        """Keep the timer index in step with the transaction's dates (a date runs once)."""
+        """Keep the timer index in step with the transaction's dates (a date runs once), and the
+        index of open requests per lender in step with its state."""
+        if transaction.role == REQUESTER:
+            writer.set_ill_open(transaction.peer, transaction.number, not self.machine.terminal(transaction))
         for kind in self.machine.tables[transaction.role].timers:
             wanted = None if self.machine.terminal(transaction) else transaction.timer_dates().get(kind)
             current = transaction.timers.get(kind)

@@ -23,7 +23,9 @@ Named databases:
              transaction, n number -> its key, h number+seq -> one APDU of its history,
              r number+digest -> an APDU already taken, o seq -> an APDU waiting to be sent
              (the outbox), w date+number+kind -> a timer, c name -> a counter, s -> the
-             libraries the node last served
+             libraries the node last served, u -> its HTTP base URL for download links,
+             l lender+number -> a request of this node to that lender still open, L lender ->
+             how many are
 
 LMDB gives one writer and any number of readers, across processes, that never block; a commit is
 on disk before `commit` returns, so what was acknowledged survives kill -9. Open the environment
@@ -355,6 +357,11 @@ class Reader:
     def ill_served(self) -> list[str] | None:
         return self._ill_get(b"s")
 
+    def ill_open_requests(self, peer: str) -> int:
+        """How many of this node's requests to `peer` are open (routing's measure of its load)."""
+        data = self.txn.get(b"L" + peer.encode("utf-8"), db=self.db["ill"])
+        return _SEQ.unpack(data)[0] if data else 0
+
     def ill_download_base(self) -> str | None:
         """The base URL of the running node's HTTP listener, for download links staff make."""
         return self._ill_get(b"u")
@@ -422,6 +429,19 @@ class Writer(Reader):
 
     def stamp_ill_served(self, codes: list[str]):
         self.txn.put(b"s", marshal.dumps(list(codes)), db=self.db["ill"])
+
+    def set_ill_open(self, peer: str, number: int, on: bool = True):
+        """Mark a request to `peer` open or not; the per-lender count follows the marks."""
+        key = b"l" + peer.encode("utf-8") + b"\x00" + _ID.pack(number)
+        marked = self.txn.get(key, db=self.db["ill"]) is not None
+        if on == marked:
+            return
+        if on:
+            self.txn.put(key, b"", db=self.db["ill"])
+        else:
+            self.txn.delete(key, db=self.db["ill"])
+        count = self.ill_open_requests(peer) + (1 if on else -1)
+        self.txn.put(b"L" + peer.encode("utf-8"), _SEQ.pack(count), db=self.db["ill"])
 
     def stamp_ill_download_base(self, url: str):
         self.txn.put(b"u", marshal.dumps(url), db=self.db["ill"])
