@@ -10,12 +10,12 @@ change log in the caller's write transaction.
 from __future__ import annotations
 
 import marshal
-import zlib
 from dataclasses import dataclass
 
 from . import normalize
 from .access_points import AccessPoints, isbn13, normalise_lccn, oclc_numbers, sort_title
 from .reading import ReadRecord
+from .rendered_codec import CODEC
 from .record import MarcRecord, parse_iso2709
 from .store import ALL_KEY, StoredRecord, Writer, kind_key, term_key
 
@@ -161,14 +161,14 @@ class Catalogue:
                         self.terms(entry, item.kind), self.render(item.record, item.syntax, item.kind))
 
     def render(self, record: MarcRecord, syntax: str, kind: str) -> dict[str, bytes]:
-        """The record's renderings by format, zlib-compressed as the store keeps them."""
+        """The record's renderings by format, compressed as the store keeps them."""
         if kind != "bib":
             return {}
         rendered = {}
         for name, renderer in self.renderers.items():
             text = renderer(record, syntax)
             if text is not None:
-                rendered[name] = zlib.compress(text.encode("utf-8"))
+                rendered[name] = CODEC.compress(name, text.encode("utf-8"))
         return rendered
 
     # -- writing ------------------------------------------------------------------------------

@@ -14,8 +14,9 @@ Named databases:
              material type); a record's latest change only, so harvesters can walk, count and
              list it without reading records
   rendered   record id + format -> the record's metadata already rendered in that OAI-PMH format
-             (oai_dc, marc21), zlib-compressed (MARCXML is 2.3 KB a record: uncompressed, most
-             would take a 4 KB overflow page); a harvest only inflates and joins bytes
+             (oai_dc, marc21), compressed with Zstandard and a dictionary per format
+             (rendered_codec.py; MARCXML is 2.3 KB a record: uncompressed, most would take a 4 KB
+             overflow page); a harvest only decompresses and joins bytes
   history    record id + change sequence -> who changed the record, how, and the versions
              before and after (catalogue updates through Z39.50; `unishelf history ID`)
   users      user name -> password hash, roles and library (`unishelf user add`; config users too)
@@ -37,18 +38,20 @@ import marshal
 import os
 import shutil
 import struct
-import zlib
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import NamedTuple
 
 import lmdb
 from pyroaring import BitMap
 
+from .rendered_codec import CODEC
+
 DATABASES = ("meta", "records", "entries", "sortkeys", "postings", "matchkeys", "holdings",
              "changes", "rendered", "history", "ill", "users")
-FORMAT = b"4"   # raised whenever what the databases hold changes shape
+FORMAT = b"5"   # raised whenever what the databases hold changes shape
 SEP = "\x1f"
 ALL_KEY = b"\x00all"             # every live record
 KIND_PREFIX = "\x00kind" + SEP   # live records of a kind: bib, authority
@@ -85,9 +88,9 @@ def kind_key(kind: str) -> bytes:
     return (KIND_PREFIX + kind).encode("utf-8")
 
 
-@dataclass(frozen=True)
-class Change:
-    """A record's latest change, as the change log keeps it (what OAI-PMH lists and counts)."""
+class Change(NamedTuple):
+    """A record's latest change, as the change log keeps it (what OAI-PMH lists and counts); a
+    named tuple, since a harvest makes one for every record it lists."""
 
     seq: int
     record_id: int
@@ -288,7 +291,7 @@ class Reader:
 
     def rendered(self, record_id: int, name: str) -> bytes | None:
         data = self.txn.get(record_key(record_id) + name.encode("ascii"), db=self.db["rendered"])
-        return zlib.decompress(data) if data is not None else None
+        return CODEC.decompress(name, data) if data is not None else None
 
     def user(self, name: str) -> dict | None:
         data = self.txn.get(name.encode("utf-8"), db=self.db["users"])
@@ -484,7 +487,7 @@ class Writer(Reader):
         self.txn.delete(record_key(record_id), db=self.db["sortkeys"])
 
     def put_rendered(self, record_id: int, rendered: dict[str, bytes]):
-        """Renderings by format, already zlib-compressed (`Catalogue.render` does it, in the
+        """Renderings by format, already compressed (`Catalogue.render` does it, in the
         loader's worker processes)."""
         prefix = record_key(record_id)
         for name, data in rendered.items():

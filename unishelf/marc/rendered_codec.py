@@ -1,0 +1,54 @@
+"""How the store compresses the renderings it keeps (MARCXML, oai_dc): Zstandard with a dictionary.
+
+A rendering is a few kilobytes of XML whose tags repeat from record to record, too little for a
+compressor to learn them within one record. A dictionary trained on real renderings
+(`unishelf/marc/dictionaries/FORMAT.zdict`, made from the demo catalogue by
+`bin/make-rendering-dictionaries`) carries them instead: on MARCXML of the 250,000 LC records it
+gives smaller records than zlib level 6 (ratio about 6.7 against 4.0) while compressing about
+six times and decompressing about three times faster, which is what loading and harvesting
+spend their time on. A format without a dictionary is compressed without one.
+
+The dictionaries are part of the store's format (`store.FORMAT`): a new dictionary means stores
+are loaded again.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import zstandard
+
+DICTIONARIES = Path(__file__).with_name("dictionaries")
+LEVEL = 3
+
+
+class RenderedCodec:
+    """Compressors and decompressors per format, made once per process (they are not cheap)."""
+
+    def __init__(self, directory: Path = DICTIONARIES):
+        self.directory = directory
+        self._compressors: dict[str, zstandard.ZstdCompressor] = {}
+        self._decompressors: dict[str, zstandard.ZstdDecompressor] = {}
+
+    def _dictionary(self, name: str) -> zstandard.ZstdCompressionDict | None:
+        path = self.directory / f"{name}.zdict"
+        return zstandard.ZstdCompressionDict(path.read_bytes()) if path.exists() else None
+
+    def compress(self, name: str, data: bytes) -> bytes:
+        compressor = self._compressors.get(name)
+        if compressor is None:
+            dictionary = self._dictionary(name)
+            compressor = self._compressors[name] = (
+                zstandard.ZstdCompressor(level=LEVEL, dict_data=dictionary) if dictionary
+                else zstandard.ZstdCompressor(level=LEVEL))
+        return compressor.compress(data)
+
+    def decompress(self, name: str, data: bytes) -> bytes:
+        decompressor = self._decompressors.get(name)
+        if decompressor is None:
+            dictionary = self._dictionary(name)
+            decompressor = self._decompressors[name] = (
+                zstandard.ZstdDecompressor(dict_data=dictionary) if dictionary else zstandard.ZstdDecompressor())
+        return decompressor.decompress(data)
+
+
+CODEC = RenderedCodec()
