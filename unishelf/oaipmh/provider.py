@@ -27,7 +27,7 @@ from .sets import SetCatalogue, SetMembers
 from .tokens import BadToken, ResumptionToken
 
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"
-RENDER_GROUP = 50    # records rendered per read transaction
+RENDER_GROUP = 100   # records rendered per read transaction
 HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<OAI-PMH xmlns="{OAI_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
         f'xsi:schemaLocation="{OAI_NS} http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd">\n')
@@ -80,6 +80,8 @@ class Provider:
         self.config = catalog.config["oai"]
         self.sets = SetCatalogue(catalog)
         self.prefix = f"oai:{self.config['repository_identifier']}:"
+        # member library code -> its setSpec element (codes are letters, digits, - and _)
+        self.library_specs = {code: f"<setSpec>library:{code}</setSpec>" for code in self.sets.libraries}
 
     # -- the request ------------------------------------------------------------------------
     def respond(self, arguments: dict[str, list[str]], base_url: str, now: datetime | None = None) -> Response:
@@ -223,13 +225,11 @@ class Provider:
 
     def _selected(self, reader: Reader, listing: _Listing) -> Iterator[Change]:
         """The changes a list selects, in log order, after `listing.after_seq`."""
-        members = listing.members
+        members, high, syntaxes = listing.members, listing.high, listing.metadata_format.syntaxes
         for change in reader.changes(listing.after_seq):
-            if change.datestamp > listing.high:
+            if change.datestamp > high:
                 return
-            if change.kind != "bib" or not listing.metadata_format.carries(change.syntax):
-                continue
-            if members is None or members.holds(change):
+            if change.kind == "bib" and change.syntax in syntaxes and (members is None or members.holds(change)):
                 yield change
 
     @staticmethod
@@ -269,22 +269,22 @@ class Provider:
         """Headers (and records) for these changes: headers from the change log alone, metadata
         as stored when the format is prerendered, else rendered now."""
         out = []
+        library_specs, prefix, rendering = self.library_specs, self.prefix, metadata_format.rendering
         for change in changes:
-            specs = "".join(f"<setSpec>library:{code}</setSpec>" for code in change.libraries
-                            if code in self.sets.libraries)
+            specs = "".join([library_specs[code] for code in change.libraries if code in library_specs])
             specs += f"<setSpec>type:{change.material_type}</setSpec>"
-            if not change.deleted:
+            if configured and not change.deleted:
                 specs += "".join(f"<setSpec>{_text(spec)}</setSpec>" for spec, bitmap in configured
                                  if change.record_id in bitmap)
             status = ' status="deleted"' if change.deleted else ""
-            header = (f"<header{status}><identifier>{self.prefix}{change.record_id}</identifier>"
+            header = (f"<header{status}><identifier>{prefix}{change.record_id}</identifier>"
                       f"<datestamp>{change.datestamp}</datestamp>{specs}</header>")
             if not records:
                 out.append(header.encode())
             elif change.deleted:
                 out.append(f"<record>{header}</record>".encode())
             else:
-                metadata = reader.rendered(change.record_id, metadata_format.rendering)
+                metadata = reader.rendered(change.record_id, rendering)
                 if metadata is None:
                     stored = reader.record(change.record_id)
                     metadata = metadata_format.render(parse_iso2709(stored.raw), stored.syntax).encode()

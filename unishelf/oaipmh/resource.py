@@ -15,8 +15,12 @@ from unishelf.compression import ENCODINGS, chosen_encoding
 from .provider import Provider
 
 log = logging.getLogger("unishelf.oai")
+WRITE_AT_ONCE = 256 * 1024   # bytes written per turn of the reactor: few turns a page, bounded memory
+
+
 class _ChunkProducer:
-    """Writes the next chunk each time the transport asks for more (IPullProducer)."""
+    """Writes the next chunks each time the transport asks for more (IPullProducer): enough to
+    make one turn of the reactor worth it, never the whole response."""
 
     def __init__(self, request, chunks, encoding: str | None):
         self.request = request
@@ -24,9 +28,14 @@ class _ChunkProducer:
         self.compressor = zlib.compressobj(6, zlib.DEFLATED, ENCODINGS[encoding]) if encoding else None
 
     def resumeProducing(self):
+        pending, size = [], 0
         try:
-            chunk = next(self.chunks)
+            while size < WRITE_AT_ONCE:
+                chunk = next(self.chunks)
+                pending.append(chunk)
+                size += len(chunk)
         except StopIteration:
+            self._write(pending)
             if self.compressor:
                 self.request.write(self.compressor.flush())
             self.request.unregisterProducer()
@@ -37,7 +46,12 @@ class _ChunkProducer:
             self.request.unregisterProducer()
             self.request.channel.loseConnection()
             return
-        self.request.write(self.compressor.compress(chunk) if self.compressor else chunk)
+        self._write(pending)
+
+    def _write(self, chunks: list[bytes]):
+        data = b"".join(chunks)
+        if data:
+            self.request.write(self.compressor.compress(data) if self.compressor else data)
 
     def stopProducing(self):
         self.chunks.close()
