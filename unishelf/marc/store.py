@@ -293,6 +293,13 @@ class Reader:
         data = self.txn.get(record_key(record_id) + name.encode("ascii"), db=self.db["rendered"])
         return CODEC.decompress(name, data) if data is not None else None
 
+    def rendered_many(self, record_ids: list[int], name: str) -> list:
+        """The renderings of many records in one format (bytes-like; None where there is none)."""
+        suffix, db = name.encode("ascii"), self.db["rendered"]
+        stored = [self.txn.get(record_key(record_id) + suffix, db=db) for record_id in record_ids]
+        found = iter(CODEC.decompress_many(name, [data for data in stored if data is not None]))
+        return [None if data is None else next(found) for data in stored]
+
     def user(self, name: str) -> dict | None:
         data = self.txn.get(name.encode("utf-8"), db=self.db["users"])
         return marshal.loads(data) if data else None

@@ -269,7 +269,9 @@ class Provider:
         """Headers (and records) for these changes: headers from the change log alone, metadata
         as stored when the format is prerendered, else rendered now."""
         out = []
-        library_specs, prefix, rendering = self.library_specs, self.prefix, metadata_format.rendering
+        library_specs, prefix = self.library_specs, self.prefix
+        live = [change.record_id for change in changes if not change.deleted] if records else []
+        rendered = dict(zip(live, reader.rendered_many(live, metadata_format.rendering)))
         for change in changes:
             specs = "".join([library_specs[code] for code in change.libraries if code in library_specs])
             specs += f"<setSpec>type:{change.material_type}</setSpec>"
@@ -284,7 +286,7 @@ class Provider:
             elif change.deleted:
                 out.append(f"<record>{header}</record>".encode())
             else:
-                metadata = reader.rendered(change.record_id, rendering)
+                metadata = rendered[change.record_id]
                 if metadata is None:
                     stored = reader.record(change.record_id)
                     metadata = metadata_format.render(parse_iso2709(stored.raw), stored.syntax).encode()
