@@ -10,19 +10,20 @@ from __future__ import annotations
 import ftplib
 import hashlib
 import os
+import socket
 import subprocess
 import sys
-import time
+from io import BytesIO
 from pathlib import Path
 
 import pytest
 from conftest import REPO, free_port
+from test_ill_nodes import wait_until
 
 from unishelf.config import load_config
 from unishelf.ill_iso.transaction import Transaction
 from unishelf.marc.store import Store
 
-TIMEOUT = 20
 NODES = ("NORTH", "CENTRAL", "EAST")
 LIBRARIES = """\
 libraries:
@@ -65,10 +66,7 @@ class Node:
 
     def _listening(self) -> bool:
         assert self.process.poll() is None, f"{self.code} exited with {self.process.returncode}"
-        import socket
-        with socket.socket() as probe:
-            return all(probe.connect_ex(("127.0.0.1", self.ports[name])) == 0 for name in ("ill",)) and \
-                _open(self.ports["http"]) and _open(self.ports["ftp"])
+        return all(_open(self.ports[name]) for name in ("ill", "http", "ftp"))
 
     def stop(self):
         if self.process is not None:
@@ -88,18 +86,8 @@ class Node:
 
 
 def _open(port: int) -> bool:
-    import socket
     with socket.socket() as probe:
         return probe.connect_ex(("127.0.0.1", port)) == 0
-
-
-def wait_until(condition, message, timeout: float = TIMEOUT):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return
-        time.sleep(0.05)
-    pytest.fail(message() if callable(message) else message)
 
 
 @pytest.fixture(scope="module")
@@ -144,7 +132,6 @@ def test_an_unrouted_request_is_filled_through_forwarding_with_the_copy_delivere
     with ftplib.FTP() as ftp:
         ftp.connect("127.0.0.1", east.ports["ftp"], timeout=10)
         ftp.login("scanner", "s3cret")
-        from io import BytesIO
         ftp.storbinary("STOR 1.pdf", BytesIO(b"%PDF-1.4\n" + scan))
     out = east.run("ill", "ship", "1", "--dropped")
     assert "1.pdf" in out

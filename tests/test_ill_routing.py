@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 from conftest import DATA, load, make_catalog
-from test_ill_scenarios import Clock
+from test_ill_scenarios import Clock, carry
 
 from unishelf.config import Library
 from unishelf.ill_iso.apdus import decode_apdu
 from unishelf.ill_iso.directory import Directory, Member
 from unishelf.ill_iso.node import Node, NotRoutable, Settings
-from unishelf.ill_iso.outbox import Outbox
 from unishelf.ill_iso.routing import Router
 from unishelf.ill_iso.transaction import Transaction
 from unishelf.marc.catalogue import Catalogue
@@ -69,17 +68,7 @@ class Network:
         self.catalog.close()
 
     def deliver(self):
-        moved = True
-        while moved:
-            moved = False
-            for node in self.nodes.values():
-                outbox = Outbox(node.store)
-                for peer, entries in outbox.due().items():
-                    for entry in entries:
-                        for reply in self.nodes[peer].receive(entry["apdu"]):
-                            node.receive(reply)
-                    outbox.delivered([entry["seq"] for entry in entries])
-                    moved = True
+        carry(self.nodes)
 
     def transactions(self, code: str) -> list[Transaction]:
         with self.stores[code].reading() as reader:

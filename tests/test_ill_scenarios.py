@@ -109,6 +109,21 @@ class Clock:
         self.now += timedelta(days=days)
 
 
+def carry(nodes: dict[str, Node]):
+    """Carry every node's outbox to its peers, replies back, until nothing is left to send."""
+    moved = True
+    while moved:
+        moved = False
+        for node in nodes.values():
+            outbox = Outbox(node.store)
+            for peer, entries in outbox.due().items():
+                for entry in entries:
+                    for reply in nodes[peer].receive(entry["apdu"]):
+                        node.receive(reply)
+                outbox.delivered([entry["seq"] for entry in entries])
+                moved = True
+
+
 class Network:
     """Two nodes on their own stores and the wire between them, in memory."""
 
@@ -132,18 +147,7 @@ class Network:
             node.store.close()
 
     def deliver(self):
-        """Carry every outbox to its peer, replies back, until nothing is left to send."""
-        moved = True
-        while moved:
-            moved = False
-            for node in self.nodes.values():
-                outbox = Outbox(node.store)
-                for peer, entries in outbox.due().items():
-                    for entry in entries:
-                        for reply in self.nodes[peer].receive(entry["apdu"]):
-                            node.receive(reply)
-                    outbox.delivered([entry["seq"] for entry in entries])
-                    moved = True
+        carry(self.nodes)
 
     def transaction(self, code: str, reference: str):
         node = self.nodes[code]
