@@ -326,3 +326,12 @@ def test_the_download_answers_403_410_and_404(node, tmp_path):
                       f"{file_id}/{until}/{signature}/%2E%2E%2Fsecret"):
         assert http_status(base + malformed) == 404, malformed
     assert os.listdir(tmp_path) == []
+
+
+def test_fetch_refuses_announcements_it_cannot_check_or_keep(tmp_path):
+    url = "http://127.0.0.1:9/ill/files/x/20300101/sig/scan.pdf"
+    with pytest.raises(DeliveryError, match="no usable size and SHA-256"):
+        fetch(url, tmp_path, 10, "not-a-digest")
+    with pytest.raises(DeliveryError, match="more than ill.delivery.max_size"):
+        fetch(url, tmp_path, 10_000, "0" * 64, max_size=1_000)
+    assert list(tmp_path.iterdir()) == []

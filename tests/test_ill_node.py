@@ -214,6 +214,10 @@ def test_what_yaz_illclient_sends_is_accepted_or_answered(tmp_path, name):
         "transaction-qualifier": "1"}}), ("security-problem", "the requester is not a member library of this consortium")),
     (lambda v: v["transaction-id"].update({"transaction-qualifier": " "}),
      ("transaction-id-problem", "invalid-transaction-id")),
+    (lambda v: v["transaction-id"].update({"transaction-qualifier": "Q\x1fX"}),
+     ("transaction-id-problem", "invalid-transaction-id")),
+    (lambda v: v["transaction-id"].update({"transaction-group-qualifier": "2024/03"}),
+     ("transaction-id-problem", "invalid-transaction-id")),
 ])
 def test_requests_that_cannot_be_taken_are_answered_with_the_reason(tmp_path, edit, expected):
     node = served(tmp_path)
@@ -292,3 +296,16 @@ def test_a_request_carries_what_staff_gave(network):
     assert value["requester-optional-messages"]["requester-SHIPPED"] == "requires"
     assert outcome.transaction.display_id == "NORTH/P-77/000001"
     assert value["transaction-id"]["transaction-group-qualifier"] == "P-77"
+
+
+@pytest.mark.parametrize("need_before", ["20240102\n", "\u0662\u0660\u0662\u0664\u0660\u0661\u0660\u0662", "20240231"])
+def test_a_date_that_only_looks_like_one_sets_no_timer(tmp_path, need_before):
+    node = served(tmp_path)
+    _, value = decode_apdu(capture("request-copy-rich"))
+    value["responder-id"] = system_id("CENTRAL")
+    value["search-type"] = {"need-before-date": need_before, "expiry-flag": "need-Before-Date"}
+    assert "status-report" in reply_of(node.receive(encode_apdu("ILL-Request", value)))
+    with node.store.reading() as reader:
+        (transaction,) = reader.ill_transactions()
+        assert transaction["expiry_date"] is None and reader.ill_timers(before="99999999") == []
+    node.store.close()

@@ -18,6 +18,7 @@ from unishelf.config import Library
 from unishelf.ill_iso.apdus import decode_apdu
 from unishelf.ill_iso.directory import Directory, Member
 from unishelf.ill_iso.node import Node, NotRoutable, Settings
+from unishelf.ill_iso.primitives import PrimitiveError
 from unishelf.ill_iso.routing import Router
 from unishelf.ill_iso.transaction import Transaction
 from unishelf.marc.catalogue import Catalogue
@@ -286,3 +287,12 @@ def test_staff_cancel_a_slow_lender_and_move_on_at_once(network):
     assert (first.state, first.forwarded_to, second.peer) == ("CANCEL-PENDING", second.number, "CENTRAL")
     network.act("SOUTH", "cancel-reply", answer=True)
     assert network.transactions("NORTH")[0].state == "CANCELLED"
+
+
+def test_a_charge_over_the_requests_maximum_cost_is_not_shipped(network):
+    network.request(max_cost="CNY 20.00")
+    network.act("SOUTH", "answer", kind="unfilled")
+    with pytest.raises(PrimitiveError, match="pays at most CNY 20.00"):
+        network.act("CENTRAL", "ship", cost="CNY 25.00")
+    network.act("CENTRAL", "ship")      # its configured fee, CNY 10.00, is within it
+    assert network.only("CENTRAL").state == "SHIPPED"

@@ -23,7 +23,7 @@ from .ill_iso.delivery import DeliveryArea, DeliveryError, DeliverySettings, fet
 from .ill_iso.node import Node, NotFound, Refused, node_for_store
 from .ill_iso.outbox import RetryPolicy
 from .ill_iso.primitives import SERVICES, PrimitiveError
-from .ill_iso.tables import VARIANTS
+from .ill_iso.tables import SEND, VARIANTS
 from .ill_iso.transaction import Transaction
 from .marc.store import Store
 
@@ -219,6 +219,8 @@ def _electronic(config, node: Node, store: Store, args) -> dict:
     with store.reading() as reader:
         transaction = node.find(reader, args.transaction, args.library)
         base_url = reader.ill_download_base()   # the running node's, with its --http-port
+    if node.machine.next_state(transaction, SEND, "Shipped") is None:   # before the scan leaves the drop
+        raise Refused(transaction, "ship", node.allowed_commands(transaction))
     settings = DeliverySettings.from_config(config)
     area = DeliveryArea(replace(settings, base_url=base_url) if base_url else settings)
     delivery = area.take(transaction.library, transaction.number, args.file)
@@ -243,7 +245,8 @@ def cmd_fetch(config, args) -> int:
         return _fail("fetch", f"#{transaction.number}: the supplier sent no size and checksum to check")
     try:
         args.to.mkdir(parents=True, exist_ok=True)
-        path = fetch(delivery["url"], args.to, delivery["size"], delivery["sha256"])
+        path = fetch(delivery["url"], args.to, delivery["size"], delivery["sha256"],
+                     max_size=DeliverySettings.from_config(config).max_size)
     except (DeliveryError, OSError) as error:
         return _fail("fetch", error)
     print(f"{path}: {delivery['size']} bytes, sha256 checked")

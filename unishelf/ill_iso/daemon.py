@@ -16,6 +16,7 @@ from unishelf.ill_iso.directory import Directory
 from unishelf.ill_iso.machine import Machine
 from unishelf.ill_iso.node import Node, Settings
 from unishelf.ill_iso.outbox import Outbox, RetryPolicy
+from unishelf.ill_iso.routing import Router
 from unishelf.ill_iso.sender import deliver
 from unishelf.ill_iso.server import ILLServerFactory
 from unishelf.ill_iso.tables import REQUESTER, RESPONDER
@@ -136,5 +137,5 @@ class ILLService(service.Service):
 def service_from_config(catalog) -> ILLService:
     config = catalog.config
     directory = Directory.from_config(config)
-    node = Node(catalog.store, directory, Machine(), Settings.from_config(config))
+    node = Node(catalog.store, directory, Machine(), Settings.from_config(config), router=Router.from_config(config))
     return ILLService(node, Outbox(catalog.store, RetryPolicy.from_config(config)), config)

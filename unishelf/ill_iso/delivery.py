@@ -277,20 +277,36 @@ class DeliveryArea:
         return removed
 
 
-def fetch(url: str, directory: Path, size: int, sha256: str, timeout: float = 30) -> Path:
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A peer's link is fetched as it is: a redirect (to ftp:, to an internal host) is an error."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirects)
+
+
+def fetch(url: str, directory: Path, size: int, sha256: str, timeout: float = 30,
+          max_size: int | None = None) -> Path:
     """Downloads a delivery link into `directory`, keeping the file only if its size and SHA-256
     are the announced ones. The download goes to a hidden temporary file that is renamed into
-    place when it checks out and removed otherwise; a file of the same name is replaced."""
+    place when it checks out and removed otherwise; a file of the same name is replaced.
+    Redirects are not followed, and an announced size over `max_size` is refused unread."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme not in ("http", "https"):   # the link comes from a peer: no file: or ftp: URLs
         raise DeliveryError(f"{url}: not an HTTP link")
+    if not isinstance(size, int) or size < 0 or not re.fullmatch(r"[0-9a-fA-F]{64}", str(sha256)):
+        raise DeliveryError(f"{url}: the supplier announced no usable size and SHA-256")
+    if max_size is not None and size > max_size:
+        raise DeliveryError(f"{url}: {size} bytes is more than ill.delivery.max_size allows")
     name = safe_name(urllib.parse.unquote(parts.path.rsplit("/", 1)[-1]))
     directory = Path(directory)
     descriptor, temporary = tempfile.mkstemp(dir=directory, prefix=".fetch-", suffix=".part")
     try:
         digest = hashlib.sha256()
         received = 0
-        with os.fdopen(descriptor, "wb") as output, urllib.request.urlopen(url, timeout=timeout) as response:
+        with os.fdopen(descriptor, "wb") as output, _OPENER.open(url, timeout=timeout) as response:
             while chunk := response.read(CHUNK):
                 received += len(chunk)
                 if received > size:

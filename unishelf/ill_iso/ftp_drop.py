@@ -75,6 +75,10 @@ class DropFTP(ftp.FTP):
         """A bare NLST (ftplib's nlst(), Windows ftp's ls) lists the working directory."""
         return super().ftp_NLST(path)
 
+    def ftp_PORT(self, address):
+        """Passive mode only: PORT would let a logged-in user make the node connect anywhere."""
+        return defer.fail(ftp.CmdNotImplementedError("PORT: use passive mode (PASV)"))
+
 
 def ftp_factory(area: DeliveryArea, users: Users) -> ftp.FTPFactory:
     factory = ftp.FTPFactory(portal.Portal(DropRealm(area), [StaffChecker(users)]))

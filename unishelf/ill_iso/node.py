@@ -13,6 +13,7 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from decimal import Decimal
 
 from unishelf.ill_iso import primitives
 from unishelf.ill_iso.apdus import ILLDecodeError, decode_apdu, encode_apdu, header, system_id, transaction_id
@@ -26,7 +27,7 @@ from unishelf.ill_iso.reports import (
 )
 from unishelf.ill_iso.tables import RECEIVE, REQUESTER, RESPONDER, SEND, apdu_of, event_name
 from unishelf.ill_iso.transaction import (
-    Transaction, initial_requester, key_from_display, note_of, symbol_of, transaction_key,
+    Transaction, initial_requester, key_from_display, note_of, symbol_of, transaction_key, valid_id_part,
 )
 
 log = logging.getLogger("unishelf.ill")
@@ -156,6 +157,8 @@ class Node:
                 return Outcome(transaction, apdu_type)
             if apdu_type == "Shipped" and not params.get("cost"):
                 params = {**params, "cost": self._fee(transaction, params.get("service"))}
+            if apdu_type == "Shipped" and params.get("cost"):
+                self._within_maximum(transaction, primitives.amount(params["cost"]))
             body = primitives.body(apdu_type, transaction, params, self._context(now))
             self._send(writer, transaction, apdu_type, body, event, by, now)
             if transaction.state == NOT_SUPPLIED:
@@ -264,6 +267,23 @@ class Node:
             return None
         service = service or next(iter(transaction.requested_services), "loan")
         return library.fees.get("loan" if service == "loan" else "copy")
+
+    @staticmethod
+    def _within_maximum(transaction: Transaction, cost: dict):
+        """A charge over what the requester said it would pay (same currency) is not shipped."""
+        limit = transaction.max_cost
+        if not limit or not limit.get("monetary-value"):
+            return
+        if cost.get("currency-code") and limit.get("currency-code") and cost["currency-code"] != limit["currency-code"]:
+            return
+        try:
+            over = Decimal(cost["monetary-value"]) > Decimal(limit["monetary-value"].replace(" ", ""))
+        except ArithmeticError:
+            return
+        if over:
+            raise PrimitiveError(f"the requester pays at most {limit.get('currency-code', '')} "
+                                 f"{limit['monetary-value']}: give a lower --cost, or answer conditional "
+                                 "(charges) first")
 
     def _move_on(self, writer, transaction: Transaction, now: datetime, why: str) -> Transaction | None:
         """The next attempt of a routed request whose attempt came to nothing: the same request,
@@ -395,11 +415,15 @@ class Node:
         requester = self.directory.find(value.get("requester-id")) or self.directory.find(
             identity.get("initial-requester-id"))
         responder = self._responder(value.get("responder-id"))
-        if not initial_requester(identity, value.get("requester-id")) or not str(
-                identity.get("transaction-qualifier", "")).strip():
+        parts = [initial_requester(identity, value.get("requester-id")), identity.get("transaction-group-qualifier", ""),
+                 identity.get("transaction-qualifier", ""), identity.get("sub-transaction-qualifier") or ""]
+        if not parts[0] or not str(parts[2]).strip():
             problem = error_report(("transaction-id-problem", "invalid-transaction-id"),
                                    "the transaction-id needs an initial requester (or requester-id) "
                                    "symbol and a transaction-qualifier")
+        elif not all(map(valid_id_part, parts)):
+            problem = error_report(("transaction-id-problem", "invalid-transaction-id"),
+                                   "a transaction-id part holds a slash or a control character")
         elif requester is None:
             problem = error_report(("security-problem", "the requester is not a member library of "
                                     "this consortium"), "unknown requester", source="user")
@@ -493,23 +517,35 @@ class Node:
             due = reader.ill_timers(before=day(now))
         outcomes = []
         for when, number, kind in due:
-            with self.store.writing() as writer:
-                writer.set_ill_timer(when, number, kind, on=False)
-                record = writer.ill_transaction_numbered(number)
-                if record is None or record["timers"].get(kind) != when:
-                    continue
-                transaction = Transaction(**record)
-                event = self.machine.timer_apdu(transaction.role, kind)
-                if (kind in self.settings.timers and event is not None
-                        and self.machine.next_state(transaction, SEND, event) is not None):
-                    apdu_type = apdu_of(event)
-                    params = {"answer": event.endswith("/yes"), "note": TIMER_NOTES.get(kind)}
-                    body = primitives.body(apdu_type, transaction, params, self._context(now))
-                    self._send(writer, transaction, apdu_type, body, event, f"{kind} timer", now)
-                    outcomes.append(Outcome(transaction, apdu_type))
-                    if transaction.state == NOT_SUPPLIED or kind == "respond":
-                        self._move_on(writer, transaction, now, f"{transaction.peer}: {TIMER_NOTES.get(kind, kind)}")
+            try:
+                outcome = self._fire(when, number, kind, now)
+            except Exception:   # one timer that cannot be sent must not hold up the rest
+                log.exception("ILL timer %s of #%d (%s) failed; dropped", kind, number, when)
+                with self.store.writing() as writer:
+                    writer.set_ill_timer(when, number, kind, on=False)
+                continue
+            if outcome is not None:
+                outcomes.append(outcome)
         return outcomes
+
+    def _fire(self, when: str, number: int, kind: str, now: datetime) -> Outcome | None:
+        with self.store.writing() as writer:
+            writer.set_ill_timer(when, number, kind, on=False)
+            record = writer.ill_transaction_numbered(number)
+            if record is None or record["timers"].get(kind) != when:
+                return None
+            transaction = Transaction(**record)
+            event = self.machine.timer_apdu(transaction.role, kind)
+            if (kind not in self.settings.timers or event is None
+                    or self.machine.next_state(transaction, SEND, event) is None):
+                return None
+            apdu_type = apdu_of(event)
+            params = {"answer": event.endswith("/yes"), "note": TIMER_NOTES.get(kind)}
+            body = primitives.body(apdu_type, transaction, params, self._context(now))
+            self._send(writer, transaction, apdu_type, body, event, f"{kind} timer", now)
+            if transaction.state == NOT_SUPPLIED or kind == "respond":
+                self._move_on(writer, transaction, now, f"{transaction.peer}: {TIMER_NOTES.get(kind, kind)}")
+            return Outcome(transaction, apdu_type)
 
     def _set_timers(self, writer, transaction: Transaction):
         """Keep the timer index in step with the transaction's dates (a date runs once), and the

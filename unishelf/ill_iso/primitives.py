@@ -75,12 +75,12 @@ def describe(events: list[str]) -> list[str]:
 def iso_date(text, what: str = "date") -> str:
     """YYYY-MM-DD or YYYYMMDD as ISO-Date (YYYYMMDD)."""
     compact = str(text).replace("-", "")
+    if not re.fullmatch(r"[0-9]{8}", compact):
+        raise PrimitiveError(f"the {what} {text!r} is not a date like 2024-03-15")
     try:
         date(int(compact[:4]), int(compact[4:6]), int(compact[6:]))
     except ValueError:
         raise PrimitiveError(f"the {what} {text!r} is not a date like 2024-03-15") from None
-    if len(compact) != 8:
-        raise PrimitiveError(f"the {what} {text!r} is not a date like 2024-03-15")
     return compact
 
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+from datetime import date
 
 from unishelf.ill_iso.tables import IDLE, REQUESTER
 
 SEP = "\x1f"
-_DATE = re.compile(r"^\d{8}$")
+_DATE = re.compile(r"[0-9]{8}")
 # APDU types that do not count as the transaction's "most recent service" in status reports:
 # a report on the state would otherwise only ever report the query that asked for it
 _NOT_A_SERVICE = frozenset({"Status-Or-Error-Report", "Status-Query"})
@@ -45,6 +46,11 @@ def transaction_key(role: str, transaction_id: dict, requester_id: dict | None =
              transaction_id.get("transaction-qualifier", ""),
              transaction_id.get("sub-transaction-qualifier") or "")
     return SEP.join(parts)
+
+
+def valid_id_part(text) -> bool:
+    """A Transaction-Id part staff can read and type back: no separator, slash or control character."""
+    return isinstance(text, str) and not any(c in "/" + SEP or not c.isprintable() for c in text)
 
 
 def display_id(key: str) -> str:
@@ -141,7 +147,14 @@ class Transaction:
 
 
 def _date(text) -> str | None:
-    return text if isinstance(text, str) and _DATE.match(text) else None
+    """An ISO-Date a peer sent, if it is one (ASCII digits, a real day); None otherwise."""
+    if not isinstance(text, str) or not _DATE.fullmatch(text):
+        return None
+    try:
+        date(int(text[:4]), int(text[4:6]), int(text[6:]))
+    except ValueError:
+        return None
+    return text
 
 
 def note_of(value: dict) -> str | None:
