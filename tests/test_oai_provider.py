@@ -93,6 +93,16 @@ def test_identify(provider):
     ({"verb": "ListRecords", "metadataPrefix": "oai_dc", "resumptionToken": "x"}, "badArgument"),
     ({"verb": "ListRecords", "resumptionToken": "not-a-token"}, "badResumptionToken"),
     ({"verb": "ListSets", "resumptionToken": "x"}, "badResumptionToken"),
+    ({"verb": "ListSets", "resumptionToken": ""}, "badResumptionToken"),
+    ({"verb": "ListRecords", "resumptionToken": ""}, "badResumptionToken"),
+    ({"verb": "ListRecords", "resumptionToken": ResumptionToken(
+        "ListRecords", "oai_dc", None, None, None, -5, 0, 1, 4_000_000_000).encode()}, "badResumptionToken"),
+    ({"verb": "GetRecord", "metadataPrefix": "oai_dc", "identifier": "oai:unishelf.localhost:\u00b2"},
+     "idDoesNotExist"),
+    ({"verb": "GetRecord", "metadataPrefix": "oai_dc", "identifier": "oai:unishelf.localhost:\u0663"},
+     "idDoesNotExist"),
+    ({"verb": "GetRecord", "metadataPrefix": "oai_dc", "identifier": "oai:unishelf.localhost:4294967296"},
+     "idDoesNotExist"),
     ({"verb": "ListRecords", "metadataPrefix": "dc"}, "cannotDisseminateFormat"),
     ({"verb": "GetRecord", "metadataPrefix": "oai_dc"}, "badArgument"),
     ({"verb": "GetRecord", "metadataPrefix": "oai_dc", "identifier": "oai:elsewhere.org:1"}, "idDoesNotExist"),
@@ -298,4 +308,22 @@ def test_characters_xml_forbids_never_reach_a_response(tmp_path):
     provider = Provider(catalog)
     for prefix in ("marc21", "oai_dc", "mods"):
         harvest(provider, metadataPrefix=prefix)     # ask() parses and validates every page
+    catalog.close()
+
+
+def test_a_page_holds_no_read_snapshot_while_it_waits_for_the_harvester(small_pages, loaded):
+    response = small_pages.respond({"verb": ["ListRecords"], "metadataPrefix": ["oai_dc"]}, BASE)
+    chunks = response.chunks()
+    next(chunks), next(chunks), next(chunks)     # the head, the verb and the first group of records
+    slots = loaded.store.env.readers().splitlines()[1:]   # pid, thread, txnid ("-": no snapshot held)
+    assert all(slot.split()[-1] == "-" for slot in slots)
+
+
+def test_a_rendering_that_cannot_be_read_is_rendered_again(tmp_path):
+    catalog = make_catalog(tmp_path)
+    load(catalog, [DATA / "marc21-utf8-sample.mrc"], "NORTH")
+    with catalog.store.writing() as writer:
+        writer.put_rendered(3, {"oai_dc": b"not a zstandard frame"})
+    records, _ = harvest(Provider(catalog), metadataPrefix="oai_dc")
+    assert len(records) == 300 and any(identifier(r).endswith(":3") for r in records)
     catalog.close()

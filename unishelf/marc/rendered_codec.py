@@ -19,6 +19,7 @@ import zstandard
 
 DICTIONARIES = Path(__file__).with_name("dictionaries")
 LEVEL = 3
+SHIPPED = ("marc21", "oai_dc", "mods")   # formats whose dictionary is part of the package
 
 
 class RenderedCodec:
@@ -30,8 +31,14 @@ class RenderedCodec:
         self._decompressors: dict[str, zstandard.ZstdDecompressor] = {}
 
     def _dictionary(self, name: str) -> zstandard.ZstdCompressionDict | None:
+        """The format's dictionary; a prerendered format ships one, and a missing file is an
+        installation fault that would make stored renderings unreadable, so it is not ignored."""
         path = self.directory / f"{name}.zdict"
-        return zstandard.ZstdCompressionDict(path.read_bytes()) if path.exists() else None
+        if path.exists():
+            return zstandard.ZstdCompressionDict(path.read_bytes())
+        if name in SHIPPED:
+            raise FileNotFoundError(f"{path}: the {name} dictionary is missing from this installation")
+        return None
 
     def compress(self, name: str, data: bytes) -> bytes:
         compressor = self._compressors.get(name)
@@ -42,15 +49,23 @@ class RenderedCodec:
                 else zstandard.ZstdCompressor(level=LEVEL))
         return compressor.compress(data)
 
-    def decompress(self, name: str, data: bytes) -> bytes:
-        return self._decompressor(name).decompress(data)
+    def decompress(self, name: str, data: bytes) -> bytes | None:
+        """The rendering, or None when the frame cannot be read (the caller renders it again)."""
+        try:
+            return self._decompressor(name).decompress(data)
+        except zstandard.ZstdError:
+            return None
 
     def decompress_many(self, name: str, frames: list[bytes]) -> list:
         """Many renderings in one call (a harvest page): a third of the cost of one call each.
-        The results are buffers (bytes-like), valid as long as the list is kept."""
+        The results are buffers (bytes-like); one bad frame fails the call, so then each frame
+        is read on its own and a bad one is None."""
         if not frames:
             return []
-        return list(self._decompressor(name).multi_decompress_to_buffer(frames))
+        try:
+            return list(self._decompressor(name).multi_decompress_to_buffer(frames))
+        except (zstandard.ZstdError, ValueError):
+            return [self.decompress(name, frame) for frame in frames]
 
     def _decompressor(self, name: str) -> zstandard.ZstdDecompressor:
         decompressor = self._decompressors.get(name)

@@ -141,7 +141,7 @@ class Provider:
         return _encoded(f"<ListMetadataFormats>{listed}</ListMetadataFormats>\n")
 
     def _ListSets(self, request: OAIRequest, base_url: str, now: datetime) -> Iterator[bytes]:
-        if request.get("resumptionToken"):
+        if request.get("resumptionToken") is not None:
             raise OAIError("badResumptionToken", "ListSets fits in one response; this repository issued no token for it")
         listed = "".join(f"<set><setSpec>{_text(d.spec)}</setSpec><setName>{_text(d.name)}</setName></set>"
                          for d in self.sets.definitions())
@@ -167,7 +167,7 @@ class Provider:
     # -- lists -------------------------------------------------------------------------------
     def _list(self, request: OAIRequest, now: datetime, records: bool) -> Iterator[bytes]:
         page_size = self.config["page_size"]
-        if request.get("resumptionToken"):
+        if request.get("resumptionToken") is not None:
             try:
                 token = ResumptionToken.decode(request.get("resumptionToken"), request.verb, int(now.timestamp()))
             except BadToken as error:
@@ -204,8 +204,9 @@ class Provider:
         yield f"<{verb}>".encode()
         configured = self.sets.configured_bitmaps()
         for i in range(0, len(page), RENDER_GROUP):
-            with self.store.reading() as reader:
-                yield self._render(reader, page[i:i + RENDER_GROUP], metadata_format, configured, records)
+            with self.store.reading() as reader:   # closed before the chunk goes: a slow harvester holds no snapshot
+                chunk = self._render(reader, page[i:i + RENDER_GROUP], metadata_format, configured, records)
+            yield chunk
         if token:
             expiry = _stamp(datetime.fromtimestamp(token.expires, timezone.utc))
             yield (f'<resumptionToken expirationDate="{expiry}" completeListSize="{token.complete_size}" '
@@ -254,7 +255,8 @@ class Provider:
     # -- records -----------------------------------------------------------------------------
     def _record(self, reader: Reader, identifier: str):
         local = identifier[len(self.prefix):] if identifier.startswith(self.prefix) else ""
-        record = reader.record(int(local)) if local.isdigit() else None
+        record = reader.record(int(local)) if local.isascii() and local.isdigit() and len(local) < 10 \
+            and int(local) < 1 << 32 else None
         if record is None or record.kind != "bib":
             raise OAIError("idDoesNotExist", f"{identifier!r} is not an item of this repository")
         return record

@@ -35,6 +35,14 @@ class ResumptionToken:
     complete_size: int
     expires: int               # Unix time
 
+    def _well_formed(self) -> bool:
+        texts = (self.verb, self.metadata_prefix)
+        optional = (self.set_spec, self.start, self.end)
+        numbers = (self.after_seq, self.cursor, self.complete_size, self.expires)
+        return (all(isinstance(text, str) for text in texts)
+                and all(text is None or isinstance(text, str) for text in optional)
+                and all(type(number) is int and 0 <= number < 1 << 63 for number in numbers))
+
     def encode(self) -> str:
         body = json.dumps(astuple(self), separators=(",", ":")).encode()
         digest = hashlib.blake2b(body, digest_size=_DIGEST_BYTES, person=_PERSON).digest()
@@ -54,6 +62,8 @@ class ResumptionToken:
             token = cls(*json.loads(body))
         except (ValueError, TypeError):
             raise BadToken("the resumptionToken is not one this repository issued") from None
+        if not token._well_formed():   # the checksum is public: a made-up token can pass it
+            raise BadToken("the resumptionToken is not one this repository issued")
         if token.verb != verb:
             raise BadToken(f"the resumptionToken belongs to {token.verb}, not {verb}")
         if token.expires < now:
