@@ -102,7 +102,7 @@ def test_maximum_records_is_cut_to_the_maximum_and_result_set_ttl_too():
 
 @pytest.mark.parametrize("name, value", [("startRecord", "0"), ("startRecord", "-1"), ("startRecord", "x"),
                                          ("maximumRecords", "-1"), ("maximumRecords", "1.5"),
-                                         ("resultSetTTL", "-5"), ("startRecord", "١")])
+                                         ("resultSetTTL", "-5"), ("startRecord", "١"), ("startRecord", "9" * 5000)])
 def test_numbers_that_are_not_whole_or_too_small_are_diagnostic_6(name, value):
     assert diagnostic(query="a", **{name: value}) == (6, name)
 

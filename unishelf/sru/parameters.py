@@ -117,7 +117,7 @@ def _number(values: dict[str, str], name: str, default: int | None, minimum: int
     if name not in values:
         return default
     text = values[name]
-    if not (text.isascii() and text.isdigit()) or int(text) < minimum:
+    if not (text.isascii() and text.isdigit()) or len(text) > 18 or int(text) < minimum:
         raise SRUDiagnostic(6, name, f"{name} must be a whole number of at least {minimum}, not {text!r}")
     return int(text)
 
