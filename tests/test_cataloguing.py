@@ -187,7 +187,7 @@ def _replace_many(data_dir, record_id, worker):
         record = retitled(sample(), f"Concurrent c{worker}x{round_}")
         results.append(service.replace(NORTH, "unicat", SuppliedRecord(write_iso2709(record),
                                                                        record_id=str(record_id))).ok)
-        results.append(service.insert(NORTH, "unicat", iso(retitled(sample(3 + worker), f"Fresh f{worker}x{round_}"))).ok)
+        results.append(service.upsert(NORTH, "unicat", iso(retitled(sample(3 + worker), f"Fresh f{worker}x{round_}"))).ok)
     catalog.close()
     return results
 
@@ -226,3 +226,29 @@ def test_history_command_lists_who_changed_what(cataloguing, tmp_path):
     assert "north (NORTH)" in lines[1] and "insert" in lines[1] and "+245" in lines[1]
     assert "south (SOUTH)" in lines[2] and "replace" in lines[2] and "~245" in lines[2]
     assert "record deleted" in lines[3]
+
+
+def test_an_insert_never_overwrites_a_record_with_the_same_control_number(cataloguing):
+    catalog, service = cataloguing
+    record_id = service.insert(NORTH, "unicat", iso(sample())).record_id
+    edited = write_iso2709(retitled(sample(), "Edited elsewhere"))
+    assert service.replace(SOUTH, "unicat", SuppliedRecord(edited, record_id=str(record_id))).ok
+    again = service.insert(NORTH, "unicat", iso(retitled(sample(), "An old copy")))
+    assert not again.ok and "change it with replace" in again.message
+    with catalog.store.reading() as reader:
+        assert reader.record(record_id).raw == edited
+        assert [entry["action"] for entry in reader.history(record_id)] == ["insert", "replace"]
+
+
+def test_an_unchanged_insert_keeps_the_history_as_it_was(cataloguing):
+    catalog, service = cataloguing
+    record_id = service.insert(NORTH, "unicat", iso(sample())).record_id
+    assert service.insert(NORTH, "unicat", iso(sample())).outcome == "unchanged"
+    with catalog.store.reading() as reader:
+        assert [entry["action"] for entry in reader.history(record_id)] == ["insert"]
+
+
+def test_a_record_number_out_of_range_is_refused_not_a_crash(cataloguing):
+    _, service = cataloguing
+    result = service.replace(NORTH, "unicat", SuppliedRecord(iso(sample()).data, record_id="4294967296"))
+    assert not result.ok

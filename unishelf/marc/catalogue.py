@@ -174,7 +174,7 @@ class Catalogue:
     # -- writing ------------------------------------------------------------------------------
     def add(self, writer: Writer, prepared: Prepared) -> Outcome:
         """Store a bibliographic or authority record (see `prepare`) as new, update or merge."""
-        match = self._match(writer, prepared)
+        match = self.match(writer, prepared)
         if match is None:
             return self._create(writer, prepared)
         how, stored = match
@@ -184,10 +184,10 @@ class Catalogue:
 
     def find_match(self, reader, prepared: Prepared) -> int | None:
         """The record that `add` would update or attach this one to, if any."""
-        match = self._match(reader, prepared)
+        match = self.match(reader, prepared)
         return match[1].id if match else None
 
-    def _match(self, reader, prepared: Prepared) -> tuple[str, StoredRecord] | None:
+    def match(self, reader, prepared: Prepared) -> tuple[str, StoredRecord] | None:
         """("replace" | "attach", the stored record) for a contributed record, or None: a new one."""
         item, contributor = prepared.item, prepared.contributor
         same_bytes = reader.match(f"digest:{item.digest}")

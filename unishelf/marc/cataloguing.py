@@ -78,7 +78,12 @@ class Cataloguing:
             return item
         prepared = self.catalogue.prepare(item, user.library)
         with self.store.writing() as writer:
-            match = self.catalogue.find_match(writer, prepared)
+            found = self.catalogue.match(writer, prepared)
+            match = found[1].id if found else None
+            if found is not None and found[0] == "replace":
+                # loading a library's file again replaces its records; an insert never overwrites
+                return refused(EXECUTION_FAILED, f"record {match} already has this control number: "
+                                                 "change it with replace (its number)", match)
             if match is not None and self.refuse_duplicates:
                 return refused(EXECUTION_FAILED, f"duplicate of record {match}", match)
             before = self._raw_of(writer, match)
@@ -86,7 +91,8 @@ class Cataloguing:
             if outcome.action == "rejected":
                 return refused(EXECUTION_FAILED, outcome.reason)
             writer.flush()
-            self._record(writer, outcome, user, "insert", before)
+            if outcome.action != "unchanged":   # nothing changed: no new version to record
+                self._record(writer, outcome, user, "insert", before)
         return UpdateResult(True, outcome.record_id, outcome.action)
 
     def replace(self, user: User, database: str, supplied: SuppliedRecord) -> UpdateResult:
@@ -115,7 +121,7 @@ class Cataloguing:
         if problem:
             return problem
         item = None
-        if not str(supplied.record_id or "").isdigit() and supplied.data:   # the record says which one it is
+        if record_number(supplied.record_id) is None and supplied.data:   # the record says which one it is
             item = self.checked(supplied, database)
             if isinstance(item, UpdateResult):
                 return item
@@ -198,14 +204,15 @@ class Cataloguing:
         """The stored record a replace or delete is about: the one its recordId names (a record
         number), else the one the supplied record matches (its 001/003, OCLC number, LCCN, ...
         as loading matches), since clients such as yaz-client send any string as the id."""
-        if not str(supplied.record_id or "").isdigit():
+        number = record_number(supplied.record_id)
+        if number is None:
             if item is None:
                 return refused(MISSING_PARAMETER, "recordId: the record to change must be named by its number")
             matched = self.catalogue.find_match(reader, self.catalogue.prepare(item, user.library))
             if matched is None:
                 return refused(EXECUTION_FAILED, "no stored record matches the one supplied; name it by record number")
             return reader.record(matched)
-        stored = reader.record(int(supplied.record_id))
+        stored = reader.record(number)
         if stored is None:
             return refused(EXECUTION_FAILED, f"there is no record {supplied.record_id}")
         if stored.deleted:
@@ -224,6 +231,14 @@ class Cataloguing:
             "seq": stored.seq, "datestamp": stored.datestamp, "user": user.name, "library": user.library,
             "action": action, "outcome": outcome.action, "before": before,
             "after": None if stored.deleted else stored.raw})
+
+
+def record_number(record_id) -> int | None:
+    """A supplied record id that is a record number (ASCII digits, within the store's ids)."""
+    text = str(record_id or "")
+    if text.isascii() and text.isdigit() and len(text) <= 10 and int(text) < 1 << 32:
+        return int(text)
+    return None
 
 
 def iso2709_problem(data: bytes) -> str | None:
