@@ -227,3 +227,25 @@ def test_compact_keeps_everything_and_frees_pages(catalog, tmp_path):
     with reopened.reading() as reader:
         assert [(c.record_id, c.deleted) for c in reader.changes()] == expected
     reopened.close()
+
+
+def test_changes_are_dated_when_their_transaction_commits(tmp_path, monkeypatch):
+    """A load's transaction takes a while; a harvest during it must not get a responseDate later
+    than the datestamps the load then commits, or an incremental harvest would miss them."""
+    import itertools
+
+    from unishelf.marc import store as store_module
+    from unishelf.marc.reading import read_file
+    seconds = itertools.count()
+    monkeypatch.setattr(store_module, "utc_now", lambda: f"2030-01-01T00:00:{next(seconds):02d}Z")
+    catalog = make_catalog(tmp_path)
+    items = list(itertools.islice(read_file(DATA / "marc21-utf8-sample.mrc"), 3))
+    with catalog.store.writing() as writer:
+        for item in items:
+            catalog.catalogue.add(writer, catalog.catalogue.prepare(item, "NORTH"))
+        provisional = next(seconds)           # the clock has moved on while the transaction ran
+    with catalog.store.reading() as reader:
+        changes = list(reader.changes())
+        assert {change.datestamp for change in changes} == {f"2030-01-01T00:00:{provisional + 1:02d}Z"}
+        assert all(reader.record(change.record_id).datestamp == change.datestamp for change in changes)
+    catalog.close()

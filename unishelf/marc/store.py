@@ -199,7 +199,9 @@ class Store:
     def writing(self):
         """The one write transaction; everything in it is committed (and durable) or nothing."""
         with self.env.begin(write=True) as txn:
-            yield Writer(self, txn)
+            writer = Writer(self, txn)
+            yield writer
+            writer.stamp_changes()
 
 
 class Reader:
@@ -390,6 +392,7 @@ class Writer(Reader):
         # term -> changes in order: id added, -(id+1) removed, a chunk's serialized bitmap added
         # (with the chunk's skipped ids to take out again)
         self.pending: dict[bytes, list] = {}
+        self.changed: dict[int, tuple] = {}   # record id -> (libraries, material type) of its change
 
     def next_counter(self, name: str) -> int:
         value = self.counter(name) + 1
@@ -460,23 +463,37 @@ class Writer(Reader):
         self.txn.put(record_key(record.id), record.pack(), db=self.db["records"])
 
     def log_change(self, record: StoredRecord, previous_seq: int | None, libraries, material_type: str):
-        """Give the record a new change sequence and datestamp; drop its previous change entry.
-
-        Datestamps never go back, even if the clock does: harvesters find date ranges in the
-        log by bisection, which needs them in sequence order.
-        """
+        """Give the record a new change sequence; drop its previous change entry. Its datestamp
+        and change entry are written by `stamp_changes` when the transaction is about to commit."""
         if previous_seq:
             previous = self.txn.pop(_SEQ.pack(previous_seq), db=self.db["changes"])
             if previous is not None:
                 self._count_change(*marshal.loads(previous)[1:3], -1)
         self._count_change(record.kind, record.syntax, 1)
         record.seq = self.next_counter("seq")
+        record.datestamp = utc_now()   # until the commit's own
+        self.changed[record.id] = (tuple(libraries), material_type)
+
+    def stamp_changes(self):
+        """Date every record changed in this transaction by the moment it commits, and log it.
+
+        A harvester that asked before the commit could not see the change, so its datestamp must
+        not be earlier than that harvest's responseDate, or an incremental harvest from it would
+        miss the record for good: a load's transaction can take seconds. Datestamps never go
+        back, even if the clock does: harvesters find date ranges in the log by bisection."""
+        if not self.changed:
+            return
         latest = self.txn.get(b"datestamp", db=self.db["meta"])
-        record.datestamp = max(utc_now(), latest.decode() if latest else "")
-        self.txn.put(b"datestamp", record.datestamp.encode(), db=self.db["meta"])
-        self.txn.put(_SEQ.pack(record.seq), marshal.dumps((record.id, record.kind, record.syntax, record.deleted,
-                                                             record.datestamp, tuple(libraries), material_type)),
-                     db=self.db["changes"])
+        datestamp = max(utc_now(), latest.decode() if latest else "")
+        self.txn.put(b"datestamp", datestamp.encode(), db=self.db["meta"])
+        for record_id, (libraries, material_type) in self.changed.items():
+            record = self.record(record_id)
+            record.datestamp = datestamp
+            self.put_record(record)
+            self.txn.put(_SEQ.pack(record.seq), marshal.dumps((record.id, record.kind, record.syntax, record.deleted,
+                                                                 datestamp, libraries, material_type)),
+                         db=self.db["changes"])
+        self.changed = {}
 
     def _count_change(self, kind: str, syntax: str, step: int):
         key = _change_count_key(kind, syntax)
