@@ -296,3 +296,47 @@ def test_a_charge_over_the_requests_maximum_cost_is_not_shipped(network):
         network.act("CENTRAL", "ship", cost="CNY 25.00")
     network.act("CENTRAL", "ship")      # its configured fee, CNY 10.00, is within it
     assert network.only("CENTRAL").state == "SHIPPED"
+
+
+def test_a_lender_that_supplies_after_the_request_moved_on_keeps_it_and_the_request_goes_no_further(network):
+    network.request()
+    network.clock.advance(3)
+    network.nodes["NORTH"].fire_timers()              # SOUTH too slow: Cancel, and on to CENTRAL
+    network.deliver()
+    # SOUTH will supply after all, while CENTRAL answers unfilled: both on the wire at once
+    network.nodes["SOUTH"].command("1", "cancel-reply", {"answer": False}, "staff")
+    network.nodes["CENTRAL"].command("1", "answer", {"kind": "unfilled"}, "staff")
+    network.deliver()
+    assert [t.state for t in network.transactions("NORTH")] == ["PENDING", "NOT-SUPPLIED"]   # no third
+    network.act_on(1, "SOUTH", "ship")
+    assert network.transactions("NORTH")[0].state == "SHIPPED"
+
+
+def test_only_a_request_that_permits_it_is_forwarded_and_never_to_a_library_already_asked(network):
+    network.nodes["NORTH"].request("NORTH", "SOUTH", {"item": {"title": "Unrouted"}}, "staff")
+    network.deliver()
+    with pytest.raises(PrimitiveError, match="permission-to-forward"):
+        network.act("SOUTH", "forward", to="WEST")
+    network.request()
+    network.act_on(2, "SOUTH", "answer", kind="unfilled")
+    with pytest.raises(PrimitiveError, match="SOUTH has already been asked"):
+        network.act("CENTRAL", "forward", to="SOUTH")
+
+
+def test_a_library_a_request_was_forwarded_to_is_not_asked_again(network):
+    network.request()
+    network.act("SOUTH", "forward", to="EAST")
+    network.act("EAST", "answer", kind="unfilled")
+    network.act("CENTRAL", "answer", kind="unfilled")
+    assert [t.peer for t in network.transactions("NORTH")] == ["EAST", "CENTRAL", "WEST"]
+
+
+def test_the_later_attempt_is_cancelled_when_an_earlier_lender_supplies_after_all(network):
+    network.request()
+    network.clock.advance(3)
+    network.nodes["NORTH"].fire_timers()
+    network.deliver()
+    network.act_on(1, "SOUTH", "cancel-reply", answer=False)
+    assert [t.state for t in network.transactions("NORTH")] == ["PENDING", "CANCEL-PENDING"]
+    network.act_on(1, "CENTRAL", "cancel-reply", answer=True)
+    assert [t.state for t in network.transactions("NORTH")] == ["PENDING", "CANCELLED"]

@@ -290,7 +290,12 @@ class Node:
         as a new sub-transaction, to the next library on the rota not yet asked."""
         if transaction.role != REQUESTER or not transaction.rota or transaction.forwarded_to:
             return None
-        asked = {transaction.peer, *transaction.rota[:transaction.attempt]}
+        supplier = self._earlier_supplier(writer, transaction)
+        if supplier is not None:
+            log.info("#%d: %s; not moving on: #%d at %s supplies it", transaction.number, why,
+                     supplier.number, supplier.peer)
+            return None
+        asked = list(dict.fromkeys([*transaction.tried, *transaction.rota[:transaction.attempt], transaction.peer]))
         following = [code for code in transaction.rota[transaction.attempt:] if code not in asked]
         if not following:
             log.info("#%d: %s; the rota has ended", transaction.number, why)
@@ -300,7 +305,7 @@ class Node:
         following_attempt = Transaction(
             writer.next_ill_counter("number"), REQUESTER, transaction.library, following[0], identity,
             transaction_key(REQUESTER, identity), created=stamp(now), rota=list(transaction.rota),
-            attempt=attempt, forwarded_from=transaction.number)
+            attempt=attempt, forwarded_from=transaction.number, tried=asked)
         following_attempt.respond_by = self._respond_by(following[0], now)
         request = self._request_value(writer, transaction)
         body = {name: item for name, item in request.items() if name not in HEADER}
@@ -311,6 +316,33 @@ class Node:
         writer.put_ill_transaction(transaction.record())
         log.info("#%d: %s; asking %s (#%d)", transaction.number, why, following[0], following_attempt.number)
         return following_attempt
+
+    def _earlier_supplier(self, reader, transaction: Transaction) -> Transaction | None:
+        """An earlier attempt of the same request still alive (its Cancel refused, or shipped
+        across it): the request is being supplied there, so it goes no further."""
+        number = transaction.forwarded_from
+        while number:
+            earlier = Transaction(**reader.ill_transaction_numbered(number))
+            if earlier.state != "CANCEL-PENDING" and not self.machine.terminal(earlier):
+                return earlier
+            number = earlier.forwarded_from
+        return None
+
+    def _revived(self, writer, transaction: Transaction, now: datetime):
+        """An attempt the request had moved on from supplies after all (Cancel-Reply no, or
+        Shipped across the Cancel): the later attempts still open are cancelled, and staff are
+        told where one was already shipped."""
+        number = transaction.forwarded_to
+        while number:
+            later = Transaction(**writer.ill_transaction_numbered(number))
+            if self.machine.next_state(later, SEND, "Cancel") is not None:
+                body = primitives.body("Cancel", later, {"note": f"supplied by {transaction.peer} after all"},
+                                       self._context(now))
+                self._send(writer, later, "Cancel", body, "Cancel", "rota", now)
+            elif not self.machine.terminal(later):
+                transaction.attention = (f"{transaction.peer} supplies after the request moved on to "
+                                         f"{later.peer} (#{later.number}, {later.state}): cancel one of them")
+            number = later.forwarded_to
 
     def _add_locations(self, transaction: Transaction, value: dict):
         """Libraries a locations-provided answer names are asked next (before the rest of the rota)."""
@@ -344,6 +376,13 @@ class Node:
             raise PrimitiveError(f"{target.code} is served by this node too: a request is forwarded "
                                  "only to a library of another node")
         request = self._request_value(writer, transaction)
+        third_party = request.get("third-party-info-type") or {}
+        if not third_party.get("permission-to-forward"):
+            raise PrimitiveError("the requester did not permit forwarding (permission-to-forward): "
+                                 "answer unfilled or locations-provided instead")
+        if target.code in {getattr(self.directory.find(tried), "code", None)
+                           for tried in third_party.get("already-tried-list") or []}:
+            raise PrimitiveError(f"{target.code} has already been asked for this item")
         forwarded = {**request, **header(transaction.transaction_id, self.member(transaction.requester).system_id,
                                          target.system_id, now), "forward-flag": True}
         if params.get("note"):
@@ -364,6 +403,7 @@ class Node:
         intermediary = self.directory.find(value.get("intermediary-id"))
         if responder is not None:
             writer.set_ill_open(transaction.peer, transaction.number, on=False)
+            transaction.tried = list(dict.fromkeys([*transaction.tried, transaction.peer]))
             transaction.peer = responder.code
             if transaction.rota:
                 transaction.respond_by = self._respond_by(responder.code, now)
@@ -504,6 +544,9 @@ class Node:
         if apdu_type == "ILL-Answer" and transaction.state == NOT_SUPPLIED:
             self._add_locations(transaction, value)
             self._move_on(writer, transaction, now, f"{transaction.peer} answered {transaction.results}")
+        elif (transaction.forwarded_to and before == "CANCEL-PENDING"
+              and transaction.state not in ("CANCEL-PENDING", "CANCELLED", NOT_SUPPLIED)):
+            self._revived(writer, transaction, now)
         if apdu_type == "Status-Query":
             return [self._reply(writer, transaction, status_report(transaction, day(now)), now)]
         return []

@@ -104,6 +104,7 @@ class Transaction:
     forwarded_from: int | None = None # the attempt before this one (its number at this node)
     forwarded_to: int | None = None   # the attempt after this one
     intermediary: str | None = None   # the responder that passed it on (Forward-Notification)
+    tried: list = field(default_factory=list)   # libraries earlier attempts (or forwards) asked
     created: str = ""
     updated: str = ""
     history_length: int = 0
