@@ -252,3 +252,18 @@ def test_a_record_number_out_of_range_is_refused_not_a_crash(cataloguing):
     _, service = cataloguing
     result = service.replace(NORTH, "unicat", SuppliedRecord(iso(sample()).data, record_id="4294967296"))
     assert not result.ok
+
+
+def test_a_datestamp_that_names_more_than_one_version_is_refused(cataloguing):
+    catalog, service = cataloguing
+    record_id = service.insert(NORTH, "unicat", iso(sample())).record_id
+    with catalog.store.reading() as reader:
+        seen = reader.record(record_id).datestamp    # what both cataloguers fetched
+    first = service.replace(NORTH, "unicat", SuppliedRecord(write_iso2709(retitled(sample(), "First edit")),
+                                                             record_id=str(record_id), version=seen))
+    with catalog.store.reading() as reader:
+        same_second = reader.record(record_id).datestamp == seen
+    second = service.replace(SOUTH, "unicat", SuppliedRecord(write_iso2709(retitled(sample(), "Second edit")),
+                                                              record_id=str(record_id), version=seen))
+    assert first.ok and not second.ok
+    assert ("changed more than once" if same_second else "changed") in second.message

@@ -107,6 +107,11 @@ class Cataloguing:
                 return refused(EXECUTION_FAILED, f"record {stored.id} changed (version {stored.seq}, "
                                                  f"{stored.datestamp}) after the version {supplied.version} "
                                                  "this replace was based on", stored.id)
+            if supplied.version == stored.datestamp and self._changes_within(writer, stored) > 1:
+                # datestamps are to the second: this one names more than one version
+                return refused(EXECUTION_FAILED, f"record {stored.id} changed more than once at "
+                                                 f"{stored.datestamp}: name the version by its change "
+                                                 f"sequence ({stored.seq})", stored.id)
             if stored.syntax != item.syntax or stored.kind != item.kind:
                 return refused(EXECUTION_FAILED, f"record {stored.id} is {stored.kind} {stored.syntax}; "
                                                  f"the new version is {item.kind} {item.syntax}", stored.id)
@@ -218,6 +223,11 @@ class Cataloguing:
         if stored.deleted:
             return refused(RECORD_DELETED, f"record {stored.id} was deleted at {stored.datestamp}", stored.id)
         return stored
+
+    @staticmethod
+    def _changes_within(reader, stored) -> int:
+        """How many recorded changes of the record carry its current datestamp."""
+        return sum(entry["datestamp"] == stored.datestamp for entry in reader.history(stored.id))
 
     @staticmethod
     def _raw_of(reader, record_id: int | None) -> bytes | None:

@@ -490,6 +490,11 @@ class Writer(Reader):
             record = self.record(record_id)
             record.datestamp = datestamp
             self.put_record(record)
+            history_key = record_key(record_id) + _SEQ.pack(record.seq)
+            entry = self.txn.get(history_key, db=self.db["history"])
+            if entry is not None:   # a catalogue update's history entry: the same datestamp
+                self.txn.put(history_key, marshal.dumps({**marshal.loads(entry), "datestamp": datestamp}),
+                             db=self.db["history"])
             self.txn.put(_SEQ.pack(record.seq), marshal.dumps((record.id, record.kind, record.syntax, record.deleted,
                                                                  datestamp, libraries, material_type)),
                          db=self.db["changes"])
