@@ -245,8 +245,8 @@ class Node:
         if not transaction.rota:
             return {}
         info = {"permission-to-forward": True, "preference": "ordered"}
-        later = transaction.rota[transaction.attempt:]
-        tried = transaction.rota[:transaction.attempt - 1]
+        later = [code for code in transaction.rota[transaction.attempt:] if code not in transaction.tried]
+        tried = transaction.tried   # earlier attempts' libraries, and those they were forwarded to
         if later:
             info["send-to-list"] = [{"system-id": self.member(code).system_id} for code in later]
         if tried:
