@@ -335,3 +335,19 @@ def test_fetch_refuses_announcements_it_cannot_check_or_keep(tmp_path):
     with pytest.raises(DeliveryError, match="more than ill.delivery.max_size"):
         fetch(url, tmp_path, 10_000, "0" * 64, max_size=1_000)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_upload_appears_in_the_drop_only_once_it_has_arrived_whole(area):
+    from twisted.python import filepath
+
+    from unishelf.ill_iso.ftp_drop import DropShell
+    shell = DropShell(filepath.FilePath(str(area.drop_dir("NORTH"))))
+    upload = shell.openForWriting(["5.pdf"]).result
+    consumer, data = upload.receive().result, scan(1000)
+    consumer.write(data[:500])
+    assert area.dropped("NORTH", 5) == []             # still arriving: not offered to ship
+    consumer.write(data[500:])
+    consumer.unregisterProducer()
+    upload.close()
+    [arrived] = area.dropped("NORTH", 5)
+    assert arrived.name == "5.pdf" and arrived.read_bytes() == data

@@ -44,6 +44,38 @@ class StaffChecker:
 
 
 @implementer(portal.IRealm)
+class _RenamedWhenDone:
+    """An upload written under a hidden name and given its own when the transfer is complete,
+    so `ship --dropped` never takes a scan still arriving (the drop ignores hidden files)."""
+
+    def __init__(self, partial: filepath.FilePath, final: filepath.FilePath):
+        self.partial = partial
+        self.final = final
+        self.file = partial.open("w")
+
+    def receive(self):
+        return defer.succeed(ftp.FileConsumer(self.file))   # it closes the file when the data ends
+
+    def close(self):
+        self.file.close()
+        self.partial.moveTo(self.final)
+        return defer.succeed(None)
+
+
+class DropShell(ftp.FTPShell):
+    """A library's drop, where a file appears only once it has arrived whole."""
+
+    def openForWriting(self, path):
+        final = self._path(path)
+        if final.isdir():
+            return defer.fail(IsADirectoryError(path))
+        partial = final.sibling(f".{final.basename()}.part")
+        try:
+            return defer.succeed(_RenamedWhenDone(partial, final))
+        except OSError as error:
+            return ftp.errnoToFailure(error.errno, path)
+
+
 class DropRealm:
     """A library's staff share one home: its drop directory, and nothing above it."""
 
@@ -53,7 +85,7 @@ class DropRealm:
     def requestAvatar(self, library_code, mind, *interfaces):
         if ftp.IFTPShell not in interfaces:
             raise NotImplementedError("the FTP drop serves FTP shells only")
-        shell = ftp.FTPShell(filepath.FilePath(str(self.area.drop_dir(library_code))))
+        shell = DropShell(filepath.FilePath(str(self.area.drop_dir(library_code))))
         return ftp.IFTPShell, shell, lambda: None
 
 
