@@ -286,3 +286,17 @@ def test_unimarc_mods_core():
         ("topic", "经济发展"), ("topic", "概况"), ("geographic", "中国"), ("temporal", "1994")]
     assert root.findtext("m:classification[@authority='clc']", namespaces=NS) == "F124"
     assert root.findtext("m:name/m:role/m:roleTerm", namespaces=NS) == "主编"
+
+
+def test_odd_indicators_and_huge_numbers_do_not_stop_mods_and_traced_series_come_once():
+    record = MarcRecord("00000nam a2200000 a 4500", [
+        Field("001", value="1"),
+        Field("035", indicators="  ", subfields=[("a", "(OCoLC)" + "7" * 4400)]),
+        Field("245", indicators="1\u00b2", subfields=[("a", "The title")]),
+        Field("490", indicators="1 ", subfields=[("a", "Speed!")]),
+        Field("830", indicators=" 0", subfields=[("a", "Speed! (Woodbridge, Conn.)")]),
+    ])
+    document = mods(record, "marc21")
+    assert MODS_SCHEMA.validate(document), MODS_SCHEMA.error_log
+    series = document.findall(f"{{{MODS_NS}}}relatedItem[@type='series']")
+    assert len(series) == 1

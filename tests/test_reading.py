@@ -90,3 +90,14 @@ def test_xml_forbidden_characters_are_replaced(tmp_path):
     results = list(read_file(path))
     assert all(isinstance(r, ReadRecord) for r in results)
     assert any("XML 1.0" in w for r in results for w in r.warnings)
+
+
+def test_a_marcxml_record_with_a_field_iso_2709_cannot_hold_is_rejected_with_the_reason(tmp_path):
+    long_note = "x" * 12_000
+    path = tmp_path / "long.xml"
+    path.write_text('<collection xmlns="http://www.loc.gov/MARC21/slim"><record><leader>00000nam a2200000 a 4500</leader>'
+                    '<controlfield tag="001">1</controlfield><datafield tag="245" ind1="0" ind2="0">'
+                    '<subfield code="a">Fine</subfield></datafield><datafield tag="505" ind1="0" ind2=" ">'
+                    f'<subfield code="a">{long_note}</subfield></datafield></record></collection>', encoding="utf-8")
+    [rejected] = read_file(path)
+    assert isinstance(rejected, Rejected) and "field 505 is 12005 bytes" in rejected.reason

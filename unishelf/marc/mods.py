@@ -398,7 +398,7 @@ def _oclc(mods: _Mods, f: Field, alternate: bool):
     for value in f.get_all("a"):
         match = _OCLC.match(value.strip())
         if match:
-            _add(mods.root, "identifier", str(int(match.group(1))), {"type": "oclc"})
+            _add(mods.root, "identifier", match.group(1).lstrip("0") or "0", {"type": "oclc"})
 
 
 def _marc21_040(mods: _Mods, f: Field, alternate: bool):
@@ -497,7 +497,7 @@ def _marc21_name(mods: _Mods, f: Field, alternate: bool):
 
 def _marc21_title_statement(mods: _Mods, f: Field, alternate: bool):
     title = f.text("afgks")
-    skip = int(f.indicators[1]) if f.indicators[1:2].isdigit() else 0
+    skip = int(f.indicators[1]) if f.indicators[1:2] in tuple("0123456789") else 0
     nonsort, title = _split_nonsort(title)
     if not nonsort and 0 < skip < len(title):
         nonsort, title = title[:skip], title[skip:]
@@ -593,6 +593,8 @@ def _series_titles(related, f: Field, codes: str):
 
 
 def _marc21_series(mods: _Mods, f: Field, alternate: bool):
+    if f.linked_tag == "490" and f.indicators[0:1] == "1":   # traced: its 8XX is the series (as LoC's MARC21slim2MODS)
+        return None
     related = _add(mods.root, "relatedItem", attrib={"type": "series"})
     tag = f.linked_tag
     if tag in ("800", "810", "811"):

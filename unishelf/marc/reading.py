@@ -22,7 +22,7 @@ from .record import Field, MarcRecord, RecordError, parse_iso2709, split_records
 FORMATS = ("auto", "marc21", "marcxml", "unimarc")
 # UNIMARC 100$a/26-27: the G0 character set; where the bytes are not UTF-8 these decode them.
 UNIMARC_CHARSETS = {"01": "latin-1", "02": "koi8_r", "03": "latin-1", "06": "latin-1", "50": "utf-8"}
-XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+XML_FORBIDDEN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 HOLDINGS_TYPES = set("uvxy")
 AUTHORITY_TYPES = {"z"}
 
@@ -108,11 +108,11 @@ def count_records(path: str | Path, fmt: str = "auto") -> int:
 
 
 def decode(raw: RawRecord) -> ReadRecord | Rejected:
-    if raw.form == "marcxml":
-        return _parse_marcxml_record(raw.data, raw.context, raw.position)
     try:
+        if raw.form == "marcxml":
+            return _parse_marcxml_record(raw.data, raw.context, raw.position)
         return _decode_iso2709(raw.data, raw.syntax, raw.position)
-    except RecordError as error:
+    except RecordError as error:   # also a record too long to store as ISO 2709
         return Rejected(raw.position, str(error), raw.data)
 
 

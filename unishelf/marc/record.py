@@ -160,14 +160,18 @@ def write_iso2709(record: MarcRecord, utf8_flag: bool = True) -> bytes:
         else:
             data = (f.indicators + "".join(SUBFIELD_DELIMITER + c + v for c, v in f.subfields)
                     ).encode("utf-8") + FIELD_TERMINATOR
+        if len(data) > 9999:
+            raise RecordError(f"field {f.tag} is {len(data)} bytes: ISO 2709 holds at most 9,999")
         directory.append(f"{f.tag[:3]:>03}{len(data):04d}{offset:05d}".encode("ascii"))
         body.append(data)
         offset += len(data)
     directory_bytes = b"".join(directory) + FIELD_TERMINATOR
     base_address = 24 + len(directory_bytes)
     length = base_address + offset + 1
+    if length > 99999:
+        raise RecordError(f"the record is {length} bytes: ISO 2709 holds at most 99,999")
     leader = record.leader.ljust(24)[:24]
-    leader = (f"{min(length, 99999):05d}" + leader[5:9] + ("a" if utf8_flag else leader[9])
+    leader = (f"{length:05d}" + leader[5:9] + ("a" if utf8_flag else leader[9])
               + leader[10:12]
               + f"{base_address:05d}" + leader[17:])
     return leader.encode("ascii", "replace") + directory_bytes + b"".join(body) + RECORD_TERMINATOR
