@@ -92,12 +92,24 @@ def test_xml_forbidden_characters_are_replaced(tmp_path):
     assert any("XML 1.0" in w for r in results for w in r.warnings)
 
 
-def test_a_marcxml_record_with_a_field_iso_2709_cannot_hold_is_rejected_with_the_reason(tmp_path):
+def test_a_marcxml_record_with_a_field_longer_than_iso_2709_counts_is_stored_and_reads_back(tmp_path):
     long_note = "x" * 12_000
     path = tmp_path / "long.xml"
     path.write_text('<collection xmlns="http://www.loc.gov/MARC21/slim"><record><leader>00000nam a2200000 a 4500</leader>'
-                    '<controlfield tag="001">1</controlfield><datafield tag="245" ind1="0" ind2="0">'
-                    '<subfield code="a">Fine</subfield></datafield><datafield tag="505" ind1="0" ind2=" ">'
-                    f'<subfield code="a">{long_note}</subfield></datafield></record></collection>', encoding="utf-8")
-    [rejected] = read_file(path)
-    assert isinstance(rejected, Rejected) and "field 505 is 12005 bytes" in rejected.reason
+                    '<controlfield tag="001">1</controlfield><datafield tag="505" ind1="0" ind2=" ">'
+                    f'<subfield code="a">{long_note}</subfield></datafield><datafield tag="245" ind1="0" ind2="0">'
+                    '<subfield code="a">Fine</subfield></datafield></record></collection>', encoding="utf-8")
+    [read] = read_file(path)
+    assert isinstance(read, ReadRecord)
+    again = parse_iso2709(read.raw)
+    assert again.first("505").get("a") == long_note and again.first("245").get("a") == "Fine"
+
+
+def test_a_record_larger_than_iso_2709_counts_is_written_and_read_back_whole():
+    from unishelf.marc.record import Field, MarcRecord
+    fields = [Field("001", value="big")] + [Field("505", indicators="0 ", subfields=[("a", f"{n} " + "y" * 9000)])
+                                           for n in range(14)] + [Field("880", indicators="  ", subfields=[("a", "last")])]
+    record = MarcRecord("00000nam a2200000 a 4500", fields)
+    again = parse_iso2709(write_iso2709(record))
+    assert [f.tag for f in again.fields] == [f.tag for f in fields]
+    assert [f.get("a") for f in again.fields[1:]] == [f.get("a") for f in fields[1:]]

@@ -89,12 +89,17 @@ def split_records(data: bytes):
             offset += 1
 
 
+MAX_OFFSET = 99999   # the largest starting position five digits hold
+
+
 def parse_iso2709(chunk: bytes, decode=None) -> MarcRecord:
     """Parse one record. `decode` turns a subfield's bytes into text (MARC-8, ...); None: UTF-8.
 
     The directory is trusted for tags and offsets, but a field's length is taken up to its field
     terminator, so records whose leader or directory lengths are slightly off still read right
-    (real files have them: lengths counted in characters, record lengths over 99,999).
+    (real files have them: lengths counted in characters, record lengths over 99,999). A field
+    at offset 99,999 that the field before it reaches past starts where that one ended: how
+    `write_iso2709` keeps a record too large for ISO 2709's counts.
     """
     if len(chunk) < 25:
         raise RecordError(f"record of {len(chunk)} bytes is shorter than a leader")
@@ -115,6 +120,7 @@ def parse_iso2709(chunk: bytes, decode=None) -> MarcRecord:
     if len(directory) % 12:
         raise RecordError(f"directory length {len(directory)} is not a multiple of 12")
     fields = []
+    previous_end = base_address - 1
     for entry_start in range(0, len(directory), 12):
         entry = directory[entry_start:entry_start + 12]
         try:
@@ -123,12 +129,15 @@ def parse_iso2709(chunk: bytes, decode=None) -> MarcRecord:
         except (UnicodeDecodeError, ValueError):
             raise RecordError(f"directory entry {entry!r} is malformed") from None
         data_start = base_address + start
+        if start == MAX_OFFSET and previous_end + 1 > data_start:   # past what 5 digits count: next in line
+            data_start = previous_end + 1
         if data_start >= len(chunk):
             raise RecordError(f"field {tag} starts beyond the end of the record")
         data_end = chunk.find(FIELD_TERMINATOR, data_start)
         if data_end < 0:
             data_end = len(chunk) - 1
         raw = chunk[data_start:data_end]
+        previous_end = data_end
         if tag < "010" and tag.isdigit():
             fields.append(Field(tag, value=decode(raw) if decode else raw.decode("utf-8", "replace")))
             continue
@@ -160,18 +169,17 @@ def write_iso2709(record: MarcRecord, utf8_flag: bool = True) -> bytes:
         else:
             data = (f.indicators + "".join(SUBFIELD_DELIMITER + c + v for c, v in f.subfields)
                     ).encode("utf-8") + FIELD_TERMINATOR
-        if len(data) > 9999:
-            raise RecordError(f"field {f.tag} is {len(data)} bytes: ISO 2709 holds at most 9,999")
-        directory.append(f"{f.tag[:3]:>03}{len(data):04d}{offset:05d}".encode("ascii"))
+        # ISO 2709 counts lengths to 9,999 and offsets to 99,999; past them the most is written:
+        # parse_iso2709 reads a field to its terminator, and a field at the top offset from where
+        # the one before it ended (MARCXML records can be that large; nothing is cut)
+        directory.append(f"{f.tag[:3]:>03}{min(len(data), 9999):04d}{min(offset, MAX_OFFSET):05d}".encode("ascii"))
         body.append(data)
         offset += len(data)
     directory_bytes = b"".join(directory) + FIELD_TERMINATOR
     base_address = 24 + len(directory_bytes)
     length = base_address + offset + 1
-    if length > 99999:
-        raise RecordError(f"the record is {length} bytes: ISO 2709 holds at most 99,999")
     leader = record.leader.ljust(24)[:24]
-    leader = (f"{length:05d}" + leader[5:9] + ("a" if utf8_flag else leader[9])
+    leader = (f"{min(length, 99999):05d}" + leader[5:9] + ("a" if utf8_flag else leader[9])
               + leader[10:12]
               + f"{base_address:05d}" + leader[17:])
     return leader.encode("ascii", "replace") + directory_bytes + b"".join(body) + RECORD_TERMINATOR
