@@ -247,3 +247,13 @@ def test_unknown_database_is_an_error(loaded):
     with pytest.raises(QueryError) as error:
         count(loaded, "@attr 1=4 x", ["nowhere"])
     assert error.value.code == "unsupported-database"
+
+
+@pytest.mark.parametrize("mask, text, expected", [
+    ("hist?ry", "history", True), ("hist*", "historical", True), ("*ory", "history", True),
+    ("h*s*y", "history", True), ("h?s", "history", False), ("*", "", True), ("a*b*c", "acb", False),
+    ("* * * * * * * * zzq", "a b c d e f g h zz", False),
+])
+def test_masking_matches_like_a_glob_without_backtracking_blowups(mask, text, expected):
+    from unishelf.search.engine import masked_match
+    assert masked_match(mask, text) is expected

@@ -108,10 +108,31 @@ def test_records_that_cannot_be_given_in_a_syntax_get_a_surrogate_diagnostic(loa
 
 
 @pytest.mark.parametrize("pqf, condition", [("@attr 1=9999 x", 114), ("@attr 2=100 x", 117),
-                                            ("@attr 5=102 x", 120), ("@set nothing", 30)])
+                                            ("@attr 5=102 x", 120), ("@set nothing", 30),
+                                            ("@attr 1=4 @attr 2=0 history", 117), ("@attr 1=4 @attr 3=0 history", 119),
+                                            ("@attr 1=4 @attr 5=0 history", 120), ("@attr 1=4 @attr 6=0 history", 122)])
 def test_bad_searches_get_bib1_diagnostics(loaded, pqf, condition):
     response = search(opened(loaded), pqf)
     assert not response.search_status and response.records.condition == condition
+
+
+def test_scan_arguments_out_of_range_get_a_diagnostic_or_are_bounded(loaded):
+    association = opened(loaded)
+    start = parse_pqf("@attr 1=4 water").root
+    backwards = exchange(association, z.ScanRequest(database_names=("unicat",), number_of_terms_requested=5,
+                                                     step_size=-1, term_list_and_start_point=start))
+    assert backwards.scan_status == 6 and backwards.nonsurrogate_diagnostics[0].condition == 205
+    huge = exchange(association, z.ScanRequest(database_names=("unicat",), number_of_terms_requested=2**62,
+                                                preferred_position_in_response=2**62, term_list_and_start_point=start))
+    assert huge.number_of_entries_returned <= 1000 and huge.scan_status == 1
+
+
+def test_an_integer_no_field_needs_closes_the_association_cleanly(loaded):
+    association = opened(loaded)
+    # a PresentRequest whose resultSetStartPoint [30] is a 9-octet INTEGER
+    oversized = b"\xb8\x18\x9f\x1f\x07default" + b"\x9e\x09\x01" + b"\x00" * 8 + b"\x9d\x01\x01"
+    (reply,) = association.receive(oversized)
+    assert isinstance(z.decode_apdu(reply), z.Close) and association.closed
 
 
 def test_unknown_database_is_diagnosed(loaded):

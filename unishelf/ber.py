@@ -86,6 +86,8 @@ class Node:
         value = self._primitive()
         if not value:
             raise BERError("empty INTEGER")
+        if len(value) > 8:   # no protocol field needs more, and a 5,000-digit one breaks str()
+            raise BERError(f"INTEGER of {len(value)} octets")
         return int.from_bytes(value, "big", signed=True)
 
     def boolean(self) -> bool:

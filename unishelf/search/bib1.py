@@ -89,23 +89,23 @@ class Bib1Mapping:
         index = "any" if use is None else self.use.get(str(use), use if isinstance(use, str) else None)
         if index is None or index not in self.access_points:
             raise QueryError("unsupported-use", f"use attribute {use} is not indexed", str(use))
-        relation_value = apt.get(2) or 3
+        relation_value = 3 if apt.get(2) is None else apt.get(2)
         ranked = relation_value == 102
         relation = "=" if ranked else RELATIONS.get(relation_value)
         if relation is None:
             raise QueryError("unsupported-relation", f"relation {relation_value}", str(relation_value))
-        position = apt.get(3) or 3
+        position = 3 if apt.get(3) is None else apt.get(3)
         if position not in (1, 2, 3):
             raise QueryError("unsupported-position", f"position {position}", str(position))
         structure_value = apt.get(4)
         structure = "phrase" if structure_value is None else STRUCTURES.get(structure_value)
         if structure is None:
             raise QueryError("unsupported-structure", f"structure {structure_value}", str(structure_value))
-        truncation_value = apt.get(5) or 100
+        truncation_value = 100 if apt.get(5) is None else apt.get(5)
         truncation = TRUNCATIONS.get(truncation_value)
         if truncation is None:
             raise QueryError("unsupported-truncation", f"truncation {truncation_value}", str(truncation_value))
-        completeness = apt.get(6) or 1
+        completeness = 1 if apt.get(6) is None else apt.get(6)
         if completeness not in (1, 2, 3):
             raise QueryError("unsupported-completeness", f"completeness {completeness}", str(completeness))
         if completeness in (2, 3):

@@ -147,6 +147,29 @@ class Engine:
         return ResultSet(result.bitmap, order, result.groups)
 
 
+def masked_match(mask: str, text: str) -> bool:
+    """Whether `text` matches `mask` (MASK_ANY: any run of characters, MASK_ONE: one), in time
+    bounded by their lengths' product: a regex of several .* takes exponential time on a term
+    that almost matches, and one query would hold up a serving process for minutes."""
+    m = t = 0
+    star, resume = -1, 0
+    while t < len(text):
+        if m < len(mask) and mask[m] == normalize.MASK_ANY:
+            star, resume = m, t
+            m += 1
+        elif m < len(mask) and (mask[m] == normalize.MASK_ONE or mask[m] == text[t]):
+            m += 1
+            t += 1
+        elif star >= 0:
+            m, resume = star + 1, resume + 1
+            t = resume
+        else:
+            return False
+    while m < len(mask) and mask[m] == normalize.MASK_ANY:
+        m += 1
+    return m == len(mask)
+
+
 class _Evaluation:
     def __init__(self, engine: Engine, reader: Reader, result_sets: dict):
         self.engine = engine
@@ -288,17 +311,19 @@ class _Evaluation:
                 result |= BitMap.deserialize(value)
             return result
         if truncation == "masked":
-            pattern = re.compile("".join(r".*" if c == normalize.MASK_ANY else "." if c == normalize.MASK_ONE
-                                         else re.escape(c) for c in text) + r"\Z", re.S)
             literal = re.split(r"[*?]", text)[0]
+            start = term_key(index, register, literal)
+            for key, value in self.reader.terms_from(start, start):
+                if masked_match(text, key[len(prefix):].decode("utf-8", "replace")):
+                    result |= BitMap.deserialize(value)
+            return result
         else:
             escaped = re.escape(text)
             pattern = re.compile(escaped + r"\Z" if truncation == "left" else escaped, re.S)
             literal = ""
         start = term_key(index, register, literal)
         for key, value in self.reader.terms_from(start, start):
-            if pattern.match(key[len(prefix):].decode("utf-8", "replace")) if truncation == "masked" \
-                    else pattern.search(key[len(prefix):].decode("utf-8", "replace")):
+            if pattern.search(key[len(prefix):].decode("utf-8", "replace")):
                 result |= BitMap.deserialize(value)
         return result
 

@@ -8,6 +8,7 @@ server makes itself when they are searched or presented.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Callable
 
@@ -52,6 +53,11 @@ UTF8_ENCODING = oid_content(UTF8_OID)
 
 class ProtocolViolation(Exception):
     """The peer broke the protocol: the association closes with a Close APDU."""
+
+
+log = logging.getLogger("unishelf.z3950")
+MAX_SCAN_TERMS = 1000    # terms one Scan lists at most (the response says partial beyond)
+DIAG_STEP_SIZE = 205     # Bib-1: only zero step size supported (here: 0 to MAX_SCAN_TERMS)
 
 
 @dataclass
@@ -106,6 +112,11 @@ class Association:
         except (BERError, ProtocolViolation) as error:
             out.append(z.encode_apdu(z.Close(close_reason=6, diagnostic_information=str(error)[:200])))
             self.closed = True
+        except Exception:   # a bug must still end the association with a Close, not a dropped socket
+            log.exception("Z39.50 request failed")
+            out.append(z.encode_apdu(z.Close(close_reason=6, diagnostic_information="the server could not "
+                                             "handle the request")))
+            self.closed = True
         return out
 
     def handle(self, request):
@@ -141,8 +152,11 @@ class Association:
         self.user = self.users.authenticate(name, password)
         accepted = self.user is not None and bool(request.protocol_version & {2, 3})
         self.initialised = accepted
-        self.message_size = min(request.preferred_message_size or self.limits.max_apdu, self.limits.max_apdu)
-        self.record_size = min(request.exceptional_record_size or self.limits.max_apdu, self.limits.max_apdu)
+        # a size of 0 or less is no size asked for (yaz-client sends positive ones)
+        self.message_size = min(max(request.preferred_message_size or 0, 0) or self.limits.max_apdu,
+                                self.limits.max_apdu)
+        self.record_size = min(max(request.exceptional_record_size or 0, 0) or self.limits.max_apdu,
+                               self.limits.max_apdu)
         utf8 = "negotiationModel" in request.options and _proposes_utf8(request.other_info)
         response = z.InitializeResponse(
             reference_id=request.reference_id,
@@ -326,13 +340,18 @@ class Association:
     def scan(self, request: z.ScanRequest) -> z.ScanResponse:
         response = z.ScanResponse(reference_id=request.reference_id, step_size=request.step_size or 0)
         start = request.term_list_and_start_point
-        position = request.preferred_position_in_response or 1
+        count = max(0, min(request.number_of_terms_requested, MAX_SCAN_TERMS))
+        position = max(1, min(request.preferred_position_in_response or 1, count + 1))
+        step = request.step_size or 0
+        if not 0 <= step <= MAX_SCAN_TERMS:
+            response.scan_status = 6
+            response.nonsurrogate_diagnostics = (z.DefaultDiagnostic(DIAG_STEP_SIZE, str(step)),)
+            return response
         try:
             term = self.bib1.term(start)
             entries = self.catalog.engine.scan(
                 term.index, start.term, list(request.database_names) or ["unicat"],
-                count=request.number_of_terms_requested, position=position,
-                whole_field=term.structure == "field", step=request.step_size or 0)
+                count=count, position=position, whole_field=term.structure == "field", step=step)
         except QueryError as error:
             response.scan_status = 6
             response.nonsurrogate_diagnostics = (z.DefaultDiagnostic(DIAGNOSTICS.get(error.code, 100),
@@ -341,7 +360,7 @@ class Association:
         response.entries = tuple(z.TermInfo(text, global_occurrences=n) for text, n in entries)
         response.number_of_entries_returned = len(entries)
         response.position_of_term = min(position, len(entries)) if entries else None
-        response.scan_status = 0 if len(entries) == request.number_of_terms_requested else 1
+        response.scan_status = 0 if len(entries) == request.number_of_terms_requested else 1   # partial
         return response
 
     def sort(self, request: z.SortRequest) -> z.SortResponse:
