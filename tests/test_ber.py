@@ -214,3 +214,11 @@ def test_framer_rejects_an_oversized_indefinite_apdu_once_it_has_buffered_too_mu
 def test_framer_rejects_garbage(data):
     with pytest.raises(BERError):
         Framer(max_size=100000).feed(data)
+
+
+def test_an_apdu_trickled_byte_by_byte_frames_like_one_sent_whole():
+    whole = b"\xb6\x80" + b"\x04\x00" * 10 + b"\xa1\x80\x04\x01x\x00\x00" + b"\x00\x00" + b"\xb7\x03\x02\x01\x05"
+    framer = Framer(1 << 20)
+    pieces = [apdu for byte in whole for apdu in framer.feed(bytes([byte]))]
+    assert pieces == Framer(1 << 20).feed(whole) == [whole[:-5], whole[-5:]]
+    assert framer.pending == 0

@@ -372,27 +372,6 @@ def encode_external(external: External) -> bytes:
 
 
 # -- framing --------------------------------------------------------------------------------
-def _element_end(data: bytes | bytearray, pos: int, depth: int) -> int | None:
-    """Where the element at `pos` ends, or None while more input is needed to tell."""
-    try:
-        cls, constructed, number, length, pos = _read_header(data, pos, len(data))
-    except TruncatedError:
-        return None
-    if length >= 0:
-        return pos + length
-    if depth >= MAX_DEPTH:
-        raise BERError("elements nested too deeply")
-    while True:
-        if pos + 1 >= len(data):
-            return None
-        if data[pos] == 0 and data[pos + 1] == 0:
-            return pos + 2
-        end = _element_end(data, pos, depth + 1)
-        if end is None or end > len(data):
-            return None
-        pos = end
-
-
 class Framer:
     """Cuts a byte stream into complete top-level APDUs.
 
@@ -406,6 +385,38 @@ class Framer:
         self.max_size = max_size
         self.apdu_class = apdu_class
         self._buffer = bytearray()
+        self._pos = 0    # how far the buffered APDU has been scanned
+        self._open = 0   # indefinite-length elements open there
+
+    def _scan(self) -> int | None:
+        """Where the buffered APDU ends, or None while more input is needed to tell.
+
+        Resumes where the last call stopped, reading headers only (definite contents are
+        skipped, indefinite ones entered), so an APDU that arrives in many pieces is scanned
+        once in all, not once per piece."""
+        data = self._buffer
+        while True:
+            if self._open and self._pos + 1 < len(data) and data[self._pos] == 0 and data[self._pos + 1] == 0:
+                self._pos += 2
+                self._open -= 1
+                if not self._open:
+                    return self._pos
+                continue
+            if self._pos + (2 if self._open else 1) > len(data):
+                return None
+            try:
+                _, _, _, length, content = _read_header(data, self._pos, len(data))
+            except TruncatedError:
+                return None
+            if length >= 0:
+                if not self._open:
+                    return content + length      # a definite-length APDU: its end is known now
+                self._pos = content + length     # skipped, whether or not it has arrived yet
+            else:
+                self._open += 1
+                if self._open > MAX_DEPTH:
+                    raise BERError("elements nested too deeply")
+                self._pos = content
 
     def feed(self, data: bytes) -> list[bytes]:
         """Buffer `data`; return the APDUs it completes, in order."""
@@ -415,7 +426,7 @@ class Framer:
             first = self._buffer[0]
             if first >> 6 != self.apdu_class or not first & 0x20:
                 raise BERError(f"not an APDU: starts with byte {first:#04x}")
-            end = _element_end(self._buffer, 0, 0)
+            end = self._scan()
             if end is None:
                 if len(self._buffer) > self.max_size:
                     raise BERError(f"APDU larger than {self.max_size} bytes")
@@ -426,6 +437,7 @@ class Framer:
                 break
             apdus.append(bytes(self._buffer[:end]))
             del self._buffer[:end]
+            self._pos = self._open = 0
         return apdus
 
     @property
