@@ -300,3 +300,15 @@ def test_odd_indicators_and_huge_numbers_do_not_stop_mods_and_traced_series_come
     assert MODS_SCHEMA.validate(document), MODS_SCHEMA.error_log
     series = document.findall(f"{{{MODS_NS}}}relatedItem[@type='series']")
     assert len(series) == 1
+
+
+def test_an_008_with_its_spaces_collapsed_gives_no_language_or_genres_from_wrong_positions():
+    record = MarcRecord("00000nam a2200000 a 4500", [
+        Field("008", value="830425s1983 ii a b 001 0 urd"),     # 28 characters, as in WEST.xml
+        Field("245", indicators="00", subfields=[("a", "A title")]),
+    ])
+    document = mods(record, "marc21")
+    assert document.find(f".//{{{MODS_NS}}}languageTerm") is None
+    assert document.findall(f"{{{MODS_NS}}}genre[@authority='marcgt']") == []
+    assert ("language", "urd") not in dublin_core(record, "marc21")
+    assert document.find(f".//{{{MODS_NS}}}dateIssued").text == "1983"

@@ -120,6 +120,8 @@ def _marc21_008(f: Field, out: _Values):
     date = data[7:11]
     if date.isdigit():
         out.fallback_date = date
+    if len(data) < 38:   # spaces collapsed (seen in real MARCXML): the language is not where it should be
+        return
     for code in language_codes(data[35:38]):
         out.pairs.append(("language", code))
 

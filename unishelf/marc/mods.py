@@ -334,6 +334,8 @@ def _marc21_008(mods: _Mods, f: Field, alternate: bool):
         _add(mods.info(), "recordCreationDate", data[:6], {"encoding": "marc"})
     dated = "dateCreated" if mods.leader[6:7] in MARC21_MANUSCRIPTS else "dateIssued"
     _marc_dates(mods.origin(), dated, data[7:11], data[11:15], data[6])
+    if len(f.value or "") < 38:   # spaces collapsed (seen in real MARCXML): positions past the dates lie
+        return
     place = data[15:18].strip()
     if place.isalpha() and place.islower():
         _add(_add(mods.origin(), "place"), "placeTerm", place, {"type": "code", "authority": "marccountry"})
