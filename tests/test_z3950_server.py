@@ -396,3 +396,16 @@ def test_ir_explain_1_describes_the_target_databases_access_points_and_syntaxes(
     assert other.result_count and exchange(association, z.PresentRequest(
         result_set_start_point=1, number_of_records_requested=1,
         preferred_record_syntax=USMARC_OID)).number_of_records_returned == 1
+
+
+def test_server_made_result_sets_count_toward_the_limit_and_keep_their_names(loaded):
+    association = opened(loaded, max_result_sets=3)
+    for name in ("e1", "e2"):
+        assert search(association, "@attr exp1 1=1 databaseInfo", database_names=("IR-Explain-1",),
+                      result_set_name=name).search_status
+    assert search(association, "@attr 1=4 history", result_set_name="h").search_status
+    too_many = search(association, "@attr exp1 1=1 databaseInfo", database_names=("IR-Explain-1",),
+                      result_set_name="e3")
+    assert not too_many.search_status and too_many.records.condition == 112
+    kept = search(association, "@attr 1=4 water", result_set_name="e1", replace_indicator=False)
+    assert not kept.search_status and kept.records.condition == 21

@@ -186,10 +186,12 @@ class Association:
             return self._explain_search(request, response, name)
         if searched == [TASK_DATABASE.lower()]:
             return self._task_package_search(request, response, name)
-        self.server_sets.pop(name, None)
+        if name in self.server_sets and not request.replace_indicator:
+            return self._failed_search(response, DIAGNOSTICS["result-set-exists"], name)
         try:
             tree = self.bib1.to_tree(request.query)
             result = self.session.search(tree, databases, name, request.replace_indicator)
+            self.server_sets.pop(name, None)
             self.set_databases[name] = databases[0]
         except QueryError as error:
             return self._failed_search(response, DIAGNOSTICS.get(error.code, 100), error.subject)
@@ -230,8 +232,11 @@ class Association:
 
     def _keep_server_set(self, request: z.SearchRequest, response: z.SearchResponse, name: str,
                          server_set: ServerSet) -> z.SearchResponse:
-        if name in self.server_sets and not request.replace_indicator:
+        exists = name in self.server_sets or name in self.session.result_sets
+        if exists and not request.replace_indicator:
             return self._failed_search(response, DIAGNOSTICS["result-set-exists"], name)
+        if not exists and len(self.server_sets) + len(self.session.result_sets) >= self.limits.max_result_sets:
+            return self._failed_search(response, DIAGNOSTICS["too-many-result-sets"], str(self.limits.max_result_sets))
         self.session.delete([name])
         self.server_sets[name] = server_set
         response.result_count = len(server_set.entries)
@@ -368,6 +373,7 @@ class Association:
         try:
             keys = [self._sort_key(spec) for spec in request.sort_sequence]
             result = self.session.sort(list(request.input_result_set_names), request.sorted_result_set_name, keys)
+            self.server_sets.pop(request.sorted_result_set_name, None)   # the sorted set replaces it
         except QueryError as error:
             response.sort_status = 2
             response.result_set_status = 4
