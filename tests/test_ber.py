@@ -123,7 +123,7 @@ def test_external_round_trip(external):
     b"\x1f\x81",                  # high tag number cut short
     b"\x1f\x81\x81\x81\x81\x81\x01\x00",  # high tag number too large
     b"\x02\x01\x01\x00",          # trailing bytes
-    b"\x30\x80" * 100,            # hostile nesting
+    b"\x30\x80" * 300,            # hostile nesting
 ])
 def test_malformed_input_raises_ber_error(data):
     with pytest.raises(BERError):
@@ -209,7 +209,7 @@ def test_framer_rejects_an_oversized_indefinite_apdu_once_it_has_buffered_too_mu
     b"\x96\x01\x01",               # context but primitive
     b"\xb6\x85\x01\x02\x03\x04\x05",  # bad length field
     b"\xb6\x80\x04\x80",           # indefinite primitive inside
-    b"\xb6\x80" + b"\x30\x80" * 100,  # hostile nesting
+    b"\xb6\x80" + b"\x30\x80" * 300,  # hostile nesting
 ])
 def test_framer_rejects_garbage(data):
     with pytest.raises(BERError):

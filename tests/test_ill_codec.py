@@ -750,7 +750,7 @@ def test_byte_flips_raise_only_ill_decode_error(name):
 
 
 def test_deep_nesting_is_refused_not_recursed():
-    data = b"\x61\x80" + b"\x30\x80" * 200 + b"\x00\x00" * 201
+    data = b"\x61\x80" + b"\x30\x80" * 300 + b"\x00\x00" * 301
     with pytest.raises(ILLDecodeError, match="nested too deeply"):
         decode_apdu(data)
 

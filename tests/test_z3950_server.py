@@ -409,3 +409,9 @@ def test_server_made_result_sets_count_toward_the_limit_and_keep_their_names(loa
     assert not too_many.search_status and too_many.records.condition == 112
     kept = search(association, "@attr 1=4 water", result_set_name="e1", replace_indicator=False)
     assert not kept.search_status and kept.records.condition == 21
+
+
+def test_a_query_oring_two_hundred_terms_is_answered(loaded):
+    pqf = "@or " * 200 + " ".join(f"w{i}" for i in range(200)) + " history"
+    response = search(opened(loaded), pqf)
+    assert response.search_status and response.result_count == count(loaded, pqf)

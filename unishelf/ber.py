@@ -18,7 +18,7 @@ BOOLEAN, INTEGER, BIT_STRING, OCTET_STRING, NULL, OBJECT_IDENTIFIER = 1, 2, 3, 4
 EXTERNAL, ENUMERATED, SEQUENCE = 8, 10, 16
 VISIBLE_STRING, GENERALIZED_TIME, GENERAL_STRING = 26, 24, 27
 
-MAX_DEPTH = 64  # far deeper than any sane APDU; stops hostile nesting before Python's recursion
+MAX_DEPTH = 256  # a query ORing 250 terms (an ILS checking a batch of ISBNs) nests that deep; stops hostile nesting well before Python's recursion limit
 
 
 class BERError(ValueError):
