@@ -167,9 +167,9 @@ def cmd_request(config, args) -> int:
             if stored is None or stored.deleted:
                 return _fail("request", f"there is no record {args.record} in the union catalogue")
             item = {**item_from_record(stored), **item}
-        params = {"item": item, "record": args.record, "services": args.service, "deliver_to": args.deliver_to, "email": args.email,
-                  "max_cost": args.max_cost, "need_before": args.need_before, "patron": args.patron,
-                  "group": args.group, "note": args.note}
+        params = {"item": item, "record": args.record, "services": args.service, "deliver_to": args.deliver_to,
+                  "email": args.email, "max_cost": args.max_cost, "need_before": args.need_before,
+                  "patron": args.patron, "group": args.group, "note": args.note}
         node = node_for_store(config, store)
         outcome = node.request(_acting(node, args), args.responder, params, _staff())
         _report(node, outcome)

@@ -455,8 +455,9 @@ class Node:
         requester = self.directory.find(value.get("requester-id")) or self.directory.find(
             identity.get("initial-requester-id"))
         responder = self._responder(value.get("responder-id"))
-        parts = [initial_requester(identity, value.get("requester-id")), identity.get("transaction-group-qualifier", ""),
-                 identity.get("transaction-qualifier", ""), identity.get("sub-transaction-qualifier") or ""]
+        parts = [initial_requester(identity, value.get("requester-id")),
+                 identity.get("transaction-group-qualifier", ""), identity.get("transaction-qualifier", ""),
+                 identity.get("sub-transaction-qualifier") or ""]
         if not parts[0] or not str(parts[2]).strip():
             problem = error_report(("transaction-id-problem", "invalid-transaction-id"),
                                    "the transaction-id needs an initial requester (or requester-id) "
