@@ -20,7 +20,7 @@ from pathlib import Path
 from . import cli_ill_reports
 from .ill_iso.bibliographic import item_from_record
 from .ill_iso.delivery import DeliveryArea, DeliveryError, DeliverySettings, fetch
-from .ill_iso.node import Node, NotFound, Refused, node_for_store
+from .ill_iso.node import Node, NotFound, Refused, node_for_store, route_of
 from .ill_iso.outbox import RetryPolicy
 from .ill_iso.primitives import SERVICES, PrimitiveError
 from .ill_iso.tables import SEND, VARIANTS
@@ -304,7 +304,7 @@ def cmd_show(config, args) -> int:
             transaction = node.find(reader, args.transaction, args.library)
             history = reader.ill_history(transaction.number)
             waiting = [entry for entry in reader.ill_outbox() if entry["number"] == transaction.number]
-            route = _route(reader, transaction)
+            route = route_of(reader, transaction) if transaction.rota else []
     except NotFound as error:
         return _fail("show", error)
     finally:
@@ -344,19 +344,6 @@ def cmd_show(config, args) -> int:
         print(f"  unsent: {entry['type']} to {entry['to']}, {entry['tries']} failed tries"
               + (f", last: {entry['error']}" if entry["error"] else ""))
     return 0
-
-
-def _route(reader, transaction: Transaction) -> list[Transaction]:
-    """Every attempt of a routed request, first to last, following forwarded_from/forwarded_to."""
-    if not transaction.rota:
-        return []
-    first = transaction
-    while first.forwarded_from:
-        first = Transaction(**reader.ill_transaction_numbered(first.forwarded_from))
-    route = [first]
-    while route[-1].forwarded_to:
-        route.append(Transaction(**reader.ill_transaction_numbered(route[-1].forwarded_to)))
-    return route
 
 
 def _amount(value: dict | None) -> str:

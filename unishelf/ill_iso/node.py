@@ -13,7 +13,6 @@ import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
 
 from unishelf.ill_iso import primitives
 from unishelf.ill_iso.apdus import ILLDecodeError, decode_apdu, encode_apdu, header, system_id, transaction_id
@@ -21,7 +20,7 @@ from unishelf.ill_iso.asn1 import EncodeError
 from unishelf.ill_iso.directory import Directory, Member
 from unishelf.ill_iso.machine import Machine
 from unishelf.ill_iso.primitives import PrimitiveError
-from unishelf.ill_iso.routing import Router, match_keys
+from unishelf.ill_iso.routing import Router, fee_text, match_keys, over_maximum
 from unishelf.ill_iso.reports import (
     REPORT, bare_report, error_report, report_summary, state_transition_prohibited, status_report,
 )
@@ -93,6 +92,26 @@ def node_for_store(config, store) -> "Node":
         stamped = reader.ill_served()
     return Node(store, Directory.from_config(config, stamped=stamped), settings=Settings.from_config(config),
                 router=Router.from_config(config))
+
+
+def route_of(reader, transaction: Transaction) -> list[Transaction]:
+    """Every attempt of a routed request, first to last, as stored (following forwarded_from and
+    forwarded_to); just the transaction when it was not routed on."""
+    first = transaction
+    while first.forwarded_from:
+        first = Transaction(**reader.ill_transaction_numbered(first.forwarded_from))
+    route = [first]
+    while route[-1].forwarded_to:
+        route.append(Transaction(**reader.ill_transaction_numbered(route[-1].forwarded_to)))
+    return route
+
+
+def first_request(reader, transaction: Transaction) -> dict:
+    """The history entry of the ILL-Request the transaction began with, sent or received."""
+    for entry in reader.ill_history(transaction.number):
+        if entry["type"] == "ILL-Request":
+            return entry
+    raise NotFound(f"#{transaction.number} has no ILL-Request in its history")
 
 
 def day(now: datetime) -> str:
@@ -222,8 +241,8 @@ class Node:
         (`record_id`), else on the records its ISBN or ISSN matches, as the routing policy orders."""
         if self.router is None:
             raise NotRoutable("this node does not route requests: name the responder")
-        records = [record_id] if record_id else [found for key in match_keys(body["item-id"])
-                                                  for found in reader.match(key)]
+        keys = [] if record_id else match_keys(body["item-id"])
+        records = [record_id] if record_id else [found for key in keys for found in reader.match(key)]
         holdings: dict[str, list[dict]] = {}
         for found in dict.fromkeys(records):
             stored = reader.record(found)
@@ -234,10 +253,9 @@ class Node:
         maximum = (body.get("cost-info-type") or {}).get("maximum-cost")
         rota = self.router.rota(requester, holdings, load, body["iLL-service-type"][0], maximum)
         if not rota:
-            what = f"record {record_id}" if record_id else "; ".join(match_keys(body["item-id"])) or "the item"
+            what = f"record {record_id}" if record_id else "; ".join(keys) or "the item"
             raise NotRoutable(f"no other member library holds {what} in the union catalogue"
-                              + ("" if record_id or match_keys(body["item-id"]) else
-                                 " (routing needs a record id, an ISBN or an ISSN)"))
+                              + ("" if record_id or keys else " (routing needs a record id, an ISBN or an ISSN)"))
         return rota
 
     def _third_party(self, transaction: Transaction) -> dict:
@@ -265,22 +283,13 @@ class Node:
         library = self.router.libraries.get(transaction.library) if self.router else None
         if library is None:
             return None
-        service = service or next(iter(transaction.requested_services), "loan")
-        return library.fees.get("loan" if service == "loan" else "copy")
+        return fee_text(library, service or next(iter(transaction.requested_services), "loan"))
 
     @staticmethod
     def _within_maximum(transaction: Transaction, cost: dict):
         """A charge over what the requester said it would pay (same currency) is not shipped."""
         limit = transaction.max_cost
-        if not limit or not limit.get("monetary-value"):
-            return
-        if cost.get("currency-code") and limit.get("currency-code") and cost["currency-code"] != limit["currency-code"]:
-            return
-        try:
-            over = Decimal(cost["monetary-value"]) > Decimal(limit["monetary-value"].replace(" ", ""))
-        except ArithmeticError:
-            return
-        if over:
+        if limit and over_maximum(cost, limit):
             raise PrimitiveError(f"the requester pays at most {limit.get('currency-code', '')} "
                                  f"{limit['monetary-value']}: give a lower --cost, or answer conditional "
                                  "(charges) first")
@@ -307,7 +316,7 @@ class Node:
             transaction_key(REQUESTER, identity), created=stamp(now), rota=list(transaction.rota),
             attempt=attempt, forwarded_from=transaction.number, tried=asked)
         following_attempt.respond_by = self._respond_by(following[0], now)
-        request = self._request_value(writer, transaction)
+        request = decode_apdu(first_request(writer, transaction)["apdu"])[1]
         body = {name: item for name, item in request.items() if name not in HEADER}
         body.pop("third-party-info-type", None)
         self._send(writer, following_attempt, "ILL-Request", {**body, **self._third_party(following_attempt)},
@@ -320,21 +329,17 @@ class Node:
     def _earlier_supplier(self, reader, transaction: Transaction) -> Transaction | None:
         """An earlier attempt of the same request still alive (its Cancel refused, or shipped
         across it): the request is being supplied there, so it goes no further."""
-        number = transaction.forwarded_from
-        while number:
-            earlier = Transaction(**reader.ill_transaction_numbered(number))
-            if earlier.state != "CANCEL-PENDING" and not self.machine.terminal(earlier):
-                return earlier
-            number = earlier.forwarded_from
-        return None
+        route = route_of(reader, transaction)
+        earlier = route[:[attempt.number for attempt in route].index(transaction.number)]
+        return next((attempt for attempt in reversed(earlier)
+                     if attempt.state != "CANCEL-PENDING" and not self.machine.terminal(attempt)), None)
 
     def _revived(self, writer, transaction: Transaction, now: datetime):
         """An attempt the request had moved on from supplies after all (Cancel-Reply no, or
         Shipped across the Cancel): the later attempts still open are cancelled, and staff are
         told where one was already shipped."""
-        number = transaction.forwarded_to
-        while number:
-            later = Transaction(**writer.ill_transaction_numbered(number))
+        route = route_of(writer, transaction)
+        for later in route[[attempt.number for attempt in route].index(transaction.number) + 1:]:
             if self.machine.next_state(later, SEND, "Cancel") is not None:
                 body = primitives.body("Cancel", later, {"note": f"supplied by {transaction.peer} after all"},
                                        self._context(now))
@@ -342,7 +347,6 @@ class Node:
             elif not self.machine.terminal(later):
                 transaction.attention = (f"{transaction.peer} supplies after the request moved on to "
                                          f"{later.peer} (#{later.number}, {later.state}): cancel one of them")
-            number = later.forwarded_to
 
     def _add_locations(self, transaction: Transaction, value: dict):
         """Libraries a locations-provided answer names are asked next (before the rest of the rota)."""
@@ -356,14 +360,6 @@ class Node:
         rest = [code for code in transaction.rota[transaction.attempt:] if code not in next_ones]
         transaction.rota = asked + list(dict.fromkeys(next_ones)) + rest
 
-    @staticmethod
-    def _request_value(reader, transaction: Transaction) -> dict:
-        """The ILL-Request the transaction began with, sent or received."""
-        for entry in reader.ill_history(transaction.number):
-            if entry["type"] == "ILL-Request":
-                return decode_apdu(entry["apdu"])[1]
-        raise NotFound(f"#{transaction.number} has no ILL-Request in its history")
-
     def _forward(self, writer, transaction: Transaction, params: dict, by: str, now: datetime):
         """The responder passes the request on (the standard's forward service): the ILL-Request
         goes to the other library with the same transaction id and the requester is told with a
@@ -375,7 +371,7 @@ class Node:
             # its end would have this end's transaction id and role, which one store keeps once
             raise PrimitiveError(f"{target.code} is served by this node too: a request is forwarded "
                                  "only to a library of another node")
-        request = self._request_value(writer, transaction)
+        request = decode_apdu(first_request(writer, transaction)["apdu"])[1]
         third_party = request.get("third-party-info-type") or {}
         if not third_party.get("permission-to-forward"):
             raise PrimitiveError("the requester did not permit forwarding (permission-to-forward): "

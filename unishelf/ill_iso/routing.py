@@ -61,7 +61,7 @@ class Router:
             if library is None or code == requester or not library.ill_symbol:
                 continue
             fee = self.fee(library, service)
-            if fee is not None and max_cost and _over(fee, max_cost):
+            if fee is not None and max_cost and over_maximum(fee, max_cost):
                 continue
             candidates.append(Candidate(library, any(map(available_now, items)), load.get(code, 0),
                                         fee and Decimal(fee["monetary-value"])))
@@ -70,17 +70,24 @@ class Router:
 
     def fee(self, library: Library, service: str) -> dict | None:
         """The Amount `library` charges for `service` (an ISO service type or loan/copy)."""
-        text = library.fees.get(FEE_SERVICE.get(service, service))
+        text = fee_text(library, service)
         return amount(text) if text else None
 
 
-def _over(fee: dict, max_cost: dict) -> bool:
-    currency = max_cost.get("currency-code")
-    if currency and fee.get("currency-code") and currency != fee["currency-code"]:
+def fee_text(library: Library, service: str) -> str | None:
+    """What `library` charges for `service` as configured ("CNY 10.00"), if anything."""
+    return library.fees.get(FEE_SERVICE.get(service, service))
+
+
+def over_maximum(cost: dict, maximum: dict) -> bool:
+    """Whether an Amount is more than a maximum-cost in the same currency (amounts in different
+    currencies, or that are not numbers, are not compared)."""
+    currency = maximum.get("currency-code")
+    if currency and cost.get("currency-code") and currency != cost["currency-code"]:
         return False    # not comparable: the lender decides
-    try:
-        return Decimal(fee["monetary-value"]) > Decimal(max_cost["monetary-value"])
-    except (ArithmeticError, KeyError):
+    try:   # AmountString may hold spaces, which carry no value
+        return Decimal(cost["monetary-value"]) > Decimal(maximum["monetary-value"].replace(" ", ""))
+    except (ArithmeticError, KeyError, AttributeError):
         return False
 
 

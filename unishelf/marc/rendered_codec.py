@@ -41,13 +41,9 @@ class RenderedCodec:
         return None
 
     def compress(self, name: str, data: bytes) -> bytes:
-        compressor = self._compressors.get(name)
-        if compressor is None:
-            dictionary = self._dictionary(name)
-            compressor = self._compressors[name] = (
-                zstandard.ZstdCompressor(level=LEVEL, dict_data=dictionary) if dictionary
-                else zstandard.ZstdCompressor(level=LEVEL))
-        return compressor.compress(data)
+        if name not in self._compressors:
+            self._compressors[name] = zstandard.ZstdCompressor(level=LEVEL, dict_data=self._dictionary(name))
+        return self._compressors[name].compress(data)
 
     def decompress(self, name: str, data: bytes) -> bytes | None:
         """The rendering, or None when the frame cannot be read (the caller renders it again)."""
@@ -68,12 +64,9 @@ class RenderedCodec:
             return [self.decompress(name, frame) for frame in frames]
 
     def _decompressor(self, name: str) -> zstandard.ZstdDecompressor:
-        decompressor = self._decompressors.get(name)
-        if decompressor is None:
-            dictionary = self._dictionary(name)
-            decompressor = self._decompressors[name] = (
-                zstandard.ZstdDecompressor(dict_data=dictionary) if dictionary else zstandard.ZstdDecompressor())
-        return decompressor
+        if name not in self._decompressors:
+            self._decompressors[name] = zstandard.ZstdDecompressor(dict_data=self._dictionary(name))
+        return self._decompressors[name]
 
 
 CODEC = RenderedCodec()

@@ -26,7 +26,7 @@ from unishelf.auth import ANONYMOUS, User
 from unishelf.ber import OCTET_ALIGNED, SINGLE_ASN1_TYPE, External, decode, encode
 from unishelf.ill_iso.apdus import ILLDecodeError, decode_apdu
 from unishelf.ill_iso.bibliographic import item_from_record
-from unishelf.ill_iso.node import Node, NotFound, node_for_store
+from unishelf.ill_iso.node import Node, NotFound, first_request, node_for_store, route_of
 from unishelf.ill_iso.primitives import PrimitiveError
 from unishelf.ill_iso.tables import IDLE, REQUESTER
 from unishelf.ill_iso.transaction import Transaction, key_from_display, symbol_of
@@ -252,26 +252,12 @@ def _request_details(ill_request: dict) -> dict:
 
 
 # -- the task package -----------------------------------------------------------------------
-def _ordering_entry(reader, transaction: Transaction) -> dict:
-    """The ILL-Request a transaction began with, as its history keeps it."""
-    return next(entry for entry in reader.ill_history(transaction.number)
-                if entry["type"] == "ILL-Request" and entry["direction"] == "sent")
-
-
 def _orders_by(reader, name: str) -> list[Transaction]:
     """The requests a user began (not the later attempts of their rotas), oldest first."""
     began = (Transaction(**record) for record in reader.ill_transactions()
              if record["role"] == REQUESTER and record.get("forwarded_from") is None)
-    return sorted((transaction for transaction in began if _ordering_entry(reader, transaction)["by"] == name),
+    return sorted((transaction for transaction in began if first_request(reader, transaction)["by"] == name),
                   key=lambda transaction: transaction.number)
-
-
-def _current_attempt(reader, transaction: Transaction) -> Transaction:
-    """The library asked last: routing moves an unanswered or refused request along its rota
-    as a new transaction."""
-    while transaction.forwarded_to is not None:
-        transaction = Transaction(**reader.ill_transaction_numbered(transaction.forwarded_to))
-    return transaction
 
 
 def _task_status(node: Node, transaction: Transaction) -> int:
@@ -286,16 +272,16 @@ def _task_package(node: Node, reader, order: Transaction,
                   request: es.ExtendedServicesRequest | None = None) -> es.TaskPackage:
     """The task package of the order that began as transaction `order`, as it stands now; what
     the origin asked to keep is echoed only in the answer to the order itself (`request`)."""
-    current = _current_attempt(reader, order)
-    forwarded = current is not order or current.intermediary is not None
+    current = route_of(reader, order)[-1]   # the library asked last
+    forwarded = current.number != order.number or current.intermediary is not None
     origin = request.task_specific_parameters if request else es.ItemOrderRequest()
     target = origin.task_package(
-        item_request=_ill_external(_ordering_entry(reader, current)["apdu"]),
+        item_request=_ill_external(first_request(reader, current)["apdu"]),
         status_or_error_report=_ill_external(node.status_report(current)),
         auxiliary_status=es.AuxiliaryStatus.FORWARDED if forwarded else None)
     return es.TaskPackage(
         package_type=es.ITEM_ORDER_OID, package_name=request.package_name if request else None,
-        user_id=_ordering_entry(reader, order)["by"], description=request.description if request else None,
+        user_id=first_request(reader, order)["by"], description=request.description if request else None,
         target_reference=order.display_id.encode(),
         creation_date_time=datetime.strptime(order.created, STAMP).replace(tzinfo=timezone.utc),
         task_status=_task_status(node, current), task_specific_parameters=target)
