@@ -23,7 +23,13 @@ def test_scan_position_shows_terms_before_the_start(loaded):
     entries = loaded.engine.scan("subject", "history", count=7, position=4)
     terms = [t for t, _ in entries]
     assert len(entries) == 7 and terms == sorted(terms)
-    assert terms[2] < "history" <= terms[3]
+    assert terms[2] < "history" <= terms[3] and entries.start_position == 4
+
+
+def test_scan_from_before_the_first_term_lists_forwards_and_says_so(loaded):
+    entries = loaded.engine.scan("subject", "0", count=7, position=4)
+    assert len(entries) == 7 and entries.start_position == 1
+    assert entries == loaded.engine.scan("subject", "0", count=7)
 
 
 def test_scan_of_whole_fields_gives_headings(loaded):

@@ -127,6 +127,22 @@ def test_scan_arguments_out_of_range_get_a_diagnostic_or_are_bounded(loaded):
     assert huge.number_of_entries_returned <= 1000 and huge.scan_status == 1
 
 
+def test_scan_position_of_term_says_where_the_start_term_stands(loaded):
+    association = opened(loaded)
+
+    def scan(term, position):
+        return exchange(association, z.ScanRequest(
+            database_names=("unicat",), number_of_terms_requested=5, preferred_position_in_response=position,
+            term_list_and_start_point=parse_pqf(f"@attr 1=4 {term}").root))
+
+    inside = scan("water", 3)
+    assert inside.position_of_term == 3
+    assert inside.entries[1].term < "water" <= inside.entries[2].term
+    first = scan("0", 3)   # no title word sorts before "0": the start term is the index's first
+    assert first.number_of_entries_returned == 5 and first.position_of_term == 1
+    assert first.entries[0].term == scan("0", 1).entries[0].term
+
+
 def test_an_integer_no_field_needs_closes_the_association_cleanly(loaded):
     association = opened(loaded)
     # a PresentRequest whose resultSetStartPoint [30] is a 9-octet INTEGER

@@ -34,6 +34,15 @@ class Database:
     library: str | None = None
 
 
+class ScanEntries(list):
+    """Scan's (term, occurrences) pairs, knowing where the start term stands among them: fewer
+    terms than asked may come before it, when it falls near or before the start of the index."""
+
+    def __init__(self, entries, start_position: int):
+        super().__init__(entries)
+        self.start_position = start_position   # 1-based place of the first term at or after the start
+
+
 @dataclass
 class ResultSet:
     bitmap: BitMap
@@ -86,7 +95,7 @@ class Engine:
         return self.databases.get(name) or self._by_lower_name.get(name.lower())
 
     def scan(self, index: str, start: str, databases=("unicat",), count: int = 20, position: int = 1,
-             whole_field: bool = False, step: int = 0) -> list[tuple[str, int]]:
+             whole_field: bool = False, step: int = 0) -> ScanEntries:
         """Index terms around `start`, each with the number of records it occurs in.
 
         `position` (1-based) is where the first term at or after `start` stands in the list, so
@@ -121,7 +130,7 @@ class Engine:
                                            every * max(position - 1, 0), every))
             after = list(itertools.islice(entries(reader.terms_from(pivot, prefix)), 0,
                                           every * max(count - len(before), 0), every))
-            return before[::-1] + after
+            return ScanEntries(before[::-1] + after, len(before) + 1)
 
     def scope(self, database: str) -> BitMap:
         """Every record of a database."""

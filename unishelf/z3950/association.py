@@ -364,7 +364,8 @@ class Association:
             return response
         response.entries = tuple(z.TermInfo(text, global_occurrences=n) for text, n in entries)
         response.number_of_entries_returned = len(entries)
-        response.position_of_term = min(position, len(entries)) if entries else None
+        # where the start term stands, or would stand (past the end when no term follows it)
+        response.position_of_term = entries.start_position if entries else None
         response.scan_status = 0 if len(entries) == request.number_of_terms_requested else 1   # partial
         return response
 
