@@ -80,3 +80,41 @@ def serving(data_dir: Path, config: Path, output=subprocess.DEVNULL):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+# -- ILL networks and the staff desk, shared by the ILL test modules --------------------------
+# The classes live in the modules that test them; they are imported when a fixture is first
+# used, since those modules import this one.
+@pytest.fixture
+def network(tmp_path):
+    """ISO ILL nodes in memory, one per library, APDUs carried between them by the test."""
+    from test_ill_scenarios import Network
+    network = Network(tmp_path)
+    yield network
+    network.close()
+
+
+@pytest.fixture(scope="module")
+def union_catalogue(tmp_path_factory) -> Path:
+    """A data directory whose catalogue has every sample record held by the four lenders."""
+    path = tmp_path_factory.mktemp("union")
+    catalog = make_catalog(path)
+    for code in ("SOUTH", "CENTRAL", "EAST", "WEST"):
+        load(catalog, [DATA / "marc21-utf8-sample.mrc"], code)
+    catalog.close()
+    return path
+
+
+@pytest.fixture
+def routing(tmp_path, union_catalogue):
+    """Five in-memory nodes on a clock that routes requests by the union catalogue's holdings."""
+    from test_ill_routing import Network
+    network = Network(tmp_path, union_catalogue)
+    yield network
+    network.close()
+
+
+@pytest.fixture
+def desk(tmp_path, capsys):
+    from test_ill_cli import Desk
+    return Desk(tmp_path, capsys)

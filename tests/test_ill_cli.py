@@ -52,11 +52,6 @@ class Desk:
             store.close()
 
 
-@pytest.fixture
-def desk(tmp_path, capsys):
-    return Desk(tmp_path, capsys)
-
-
 def test_a_loan_from_request_to_check_in(desk):
     out = desk.ill("request", "--library", "NORTH", "--responder", "CENTRAL", "--title", "Water supply engineering",
                    "--isbn", "0262032937", "--patron", "Ada Reader", "--need-before", "2099-01-01")

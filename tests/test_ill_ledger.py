@@ -7,11 +7,8 @@ import csv
 import io
 from decimal import Decimal
 
-import pytest
 from test_ill_cli import Desk
-from test_ill_routing import Network as RoutingNetwork
-from test_ill_routing import union_catalogue  # noqa: F401 (a fixture)
-from test_ill_scenarios import LOAN, R, S, WILL_SUPPLY, Network, request, run_steps
+from test_ill_scenarios import LOAN, R, S, WILL_SUPPLY, request, run_steps
 
 from unishelf import cli_ill_reports
 from unishelf.config import load_config
@@ -108,13 +105,6 @@ def test_a_charge_that_is_not_an_amount_stays_out_of_the_balances():
 
 
 # -- across the network ----------------------------------------------------------------------
-@pytest.fixture
-def network(tmp_path):
-    network = Network(tmp_path)
-    yield network
-    network.close()
-
-
 def ship(cost: str):
     return (S, "ship", {"cost": cost}, ("SHIPPED", "SHIPPED"))
 
@@ -141,14 +131,7 @@ def test_two_nodes_ledgers_agree_on_what_each_library_owes_the_other(network):
     assert len(accounts["CENTRAL"]) == len(accounts["NORTH"]) == 2
 
 
-@pytest.fixture
-def routing(tmp_path, union_catalogue):  # noqa: F811
-    network = RoutingNetwork(tmp_path, union_catalogue)
-    yield network
-    network.close()
-
-
-def routed_and_forwarded(network: RoutingNetwork):
+def routed_and_forwarded(network):
     """NORTH's request goes to SOUTH (unfilled), then CENTRAL, which forwards it to WEST; WEST ships
     two days after the request, for its fee of CNY 50.00, and NORTH has it three days later."""
     network.request()
@@ -178,11 +161,6 @@ libraries:
   - {code: NORTH, name: Northern University Library, ill_symbol: NORTH, ill_address: "127.0.0.1:4991"}
 ill: {serves: [NORTH, CENTRAL]}
 """
-
-
-@pytest.fixture
-def desk(tmp_path, capsys):
-    return Desk(tmp_path, capsys)
 
 
 def write(desk: Desk, transactions: list[Transaction]):

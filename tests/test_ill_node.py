@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from test_ill_codec import edited
-from test_ill_scenarios import LOAN, Clock, Network, run_steps
+from test_ill_scenarios import LOAN, Clock, run_steps
 
 from unishelf.ill_iso import primitives
 from unishelf.ill_iso.apdus import APDU_TYPE_ENUMERATION, APDU_TYPES, decode_apdu, encode_apdu, header, system_id
@@ -28,13 +28,6 @@ PARAMS = {"ILL-Answer/hold-placed": {"date": "20240401"}, "ILL-Answer/locations-
 
 def capture(name: str) -> bytes:
     return bytes.fromhex((CAPTURES / f"{name}.hex").read_text())
-
-
-@pytest.fixture
-def network(tmp_path):
-    network = Network(tmp_path)
-    yield network
-    network.close()
 
 
 def reply_of(replies: list[bytes]) -> dict:

@@ -11,7 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from conftest import DATA, load, make_catalog
+from conftest import make_catalog
 from test_ill_scenarios import Clock, carry
 
 from unishelf.config import Library
@@ -36,17 +36,6 @@ MEMBERS = [Member(library.code, library.name, library.ill_symbol, "127.0.0.1", 4
            for i, library in enumerate(LIBRARIES)]
 ORDER = ["region", "tier", "available", "load", "fee"]
 RECORD = 1    # held by SOUTH, CENTRAL, EAST and WEST (and not by NORTH)
-
-
-@pytest.fixture(scope="module")
-def union_catalogue(tmp_path_factory) -> Path:
-    """A data directory whose catalogue has every sample record held by the four lenders."""
-    path = tmp_path_factory.mktemp("union")
-    catalog = make_catalog(path)
-    for code in ("SOUTH", "CENTRAL", "EAST", "WEST"):
-        load(catalog, [DATA / "marc21-utf8-sample.mrc"], code)
-    catalog.close()
-    return path
 
 
 class Network:
@@ -94,16 +83,9 @@ class Network:
         self.deliver()
 
 
-@pytest.fixture
-def network(tmp_path, union_catalogue):
-    network = Network(tmp_path, union_catalogue)
-    yield network
-    network.close()
-
-
-def received_request(network, code: str) -> dict:
-    with network.stores[code].reading() as reader:
-        history = reader.ill_history(network.only(code).number)
+def received_request(routing, code: str) -> dict:
+    with routing.stores[code].reading() as reader:
+        history = reader.ill_history(routing.only(code).number)
     return decode_apdu(history[0]["apdu"])[1]
 
 
@@ -120,24 +102,24 @@ def test_the_rota_puts_the_own_region_first_then_national_centres_then_the_rest_
     assert Router(LIBRARIES, ["fee"], 2).rota("EAST", holdings, {}) == ["NORTH", "SOUTH"]
 
 
-def test_an_unrouted_request_goes_to_the_first_holding_library_with_its_rota(network):
-    transaction = network.request()
+def test_an_unrouted_request_goes_to_the_first_holding_library_with_its_rota(routing):
+    transaction = routing.request()
     assert transaction.peer == "SOUTH" and transaction.rota == ["SOUTH", "CENTRAL", "EAST", "WEST"]
-    assert network.only("SOUTH").state == "IN-PROCESS"
-    third_party = received_request(network, "SOUTH")["third-party-info-type"]
+    assert routing.only("SOUTH").state == "IN-PROCESS"
+    third_party = received_request(routing, "SOUTH")["third-party-info-type"]
     assert third_party["permission-to-forward"] and third_party["preference"] == "ordered"
     assert [entry["system-id"]["person-or-institution-symbol"][1] for entry in third_party["send-to-list"]] == [
         "CENTRAL", "EAST", "WEST"]
-    assert all(not network.transactions(code) for code in ("CENTRAL", "EAST", "WEST"))
+    assert all(not routing.transactions(code) for code in ("CENTRAL", "EAST", "WEST"))
 
 
-def test_unfilled_answers_move_the_request_along_the_rota_until_one_supplies(network):
-    network.request(services=["copy"])
-    network.act("SOUTH", "answer", kind="unfilled", reason="not-owned")
-    network.act("CENTRAL", "answer", kind="unfilled", reason="in-use-on-loan")
-    network.act("EAST", "answer", kind="will-supply")
-    network.act("EAST", "ship", service="copy", cost="CNY 3.50")
-    attempts = network.transactions("NORTH")
+def test_unfilled_answers_move_the_request_along_the_rota_until_one_supplies(routing):
+    routing.request(services=["copy"])
+    routing.act("SOUTH", "answer", kind="unfilled", reason="not-owned")
+    routing.act("CENTRAL", "answer", kind="unfilled", reason="in-use-on-loan")
+    routing.act("EAST", "answer", kind="will-supply")
+    routing.act("EAST", "ship", service="copy", cost="CNY 3.50")
+    attempts = routing.transactions("NORTH")
     assert [(t.peer, t.state, t.attempt) for t in attempts] == [
         ("SOUTH", "NOT-SUPPLIED", 1), ("CENTRAL", "NOT-SUPPLIED", 2), ("EAST", "SHIPPED", 3)]
     assert [t.forwarded_to for t in attempts] == [attempts[1].number, attempts[2].number, None]
@@ -146,197 +128,197 @@ def test_unfilled_answers_move_the_request_along_the_rota_until_one_supplies(net
     identities = [t.transaction_id for t in attempts]
     assert len({(i["transaction-group-qualifier"], i["transaction-qualifier"]) for i in identities}) == 1
     assert [i.get("sub-transaction-qualifier") for i in identities] == [None, "2", "3"]
-    tried = received_request(network, "EAST")["third-party-info-type"]["already-tried-list"]
+    tried = received_request(routing, "EAST")["third-party-info-type"]["already-tried-list"]
     assert [entry["person-or-institution-symbol"][1] for entry in tried] == ["SOUTH", "CENTRAL"]
-    assert attempts[2].cost == network.only("EAST").cost == {"currency-code": "CNY", "monetary-value": "3.50"}
+    assert attempts[2].cost == routing.only("EAST").cost == {"currency-code": "CNY", "monetary-value": "3.50"}
 
 
-def test_routing_counts_each_lenders_open_requests(network):
-    network.request()
-    network.request()
-    network.act_on(1, "SOUTH", "answer", kind="unfilled")
-    with network.stores["NORTH"].reading() as reader:
+def test_routing_counts_each_lenders_open_requests(routing):
+    routing.request()
+    routing.request()
+    routing.act_on(1, "SOUTH", "answer", kind="unfilled")
+    with routing.stores["NORTH"].reading() as reader:
         assert {code: reader.ill_open_requests(code) for code in ("SOUTH", "CENTRAL")} == {"SOUTH": 1, "CENTRAL": 1}
 
 
-def test_the_rota_ends_after_the_last_library(network):
-    network.request()
+def test_the_rota_ends_after_the_last_library(routing):
+    routing.request()
     for code in ("SOUTH", "CENTRAL", "EAST", "WEST"):
-        network.act(code, "answer", kind="unfilled")
-    attempts = network.transactions("NORTH")
+        routing.act(code, "answer", kind="unfilled")
+    attempts = routing.transactions("NORTH")
     assert [t.peer for t in attempts] == ["SOUTH", "CENTRAL", "EAST", "WEST"]
     assert {t.state for t in attempts} == {"NOT-SUPPLIED"} and attempts[-1].forwarded_to is None
 
 
-def test_a_library_that_does_not_answer_in_its_days_to_respond_is_passed_by(network):
-    network.request()
-    network.clock.advance(2)
-    assert network.nodes["NORTH"].fire_timers() == []      # two days to respond: not yet
-    network.clock.advance(1)
-    [outcome] = network.nodes["NORTH"].fire_timers()
+def test_a_library_that_does_not_answer_in_its_days_to_respond_is_passed_by(routing):
+    routing.request()
+    routing.clock.advance(2)
+    assert routing.nodes["NORTH"].fire_timers() == []      # two days to respond: not yet
+    routing.clock.advance(1)
+    [outcome] = routing.nodes["NORTH"].fire_timers()
     assert outcome.apdu_type == "Cancel"
-    network.deliver()
-    first, second = network.transactions("NORTH")
+    routing.deliver()
+    first, second = routing.transactions("NORTH")
     assert (first.state, second.peer, second.state) == ("CANCEL-PENDING", "CENTRAL", "PENDING")
-    assert network.only("SOUTH").state == "CANCEL-PENDING"
-    network.act("SOUTH", "cancel-reply", answer=True)
-    assert network.transactions("NORTH")[0].state == "CANCELLED" and len(network.transactions("NORTH")) == 2
+    assert routing.only("SOUTH").state == "CANCEL-PENDING"
+    routing.act("SOUTH", "cancel-reply", answer=True)
+    assert routing.transactions("NORTH")[0].state == "CANCELLED" and len(routing.transactions("NORTH")) == 2
     # CENTRAL answers in time: its timer stops
-    network.act("CENTRAL", "answer", kind="will-supply")
-    network.clock.advance(10)
-    assert network.nodes["NORTH"].fire_timers() == []
+    routing.act("CENTRAL", "answer", kind="will-supply")
+    routing.clock.advance(10)
+    assert routing.nodes["NORTH"].fire_timers() == []
 
 
-def test_a_locations_provided_answer_puts_the_named_library_next(network):
-    network.request()
-    network.act("SOUTH", "answer", kind="locations-provided", locations=["WEST"])
-    assert [t.peer for t in network.transactions("NORTH")] == ["SOUTH", "WEST"]
-    assert network.transactions("NORTH")[1].rota == ["SOUTH", "WEST", "CENTRAL", "EAST"]
+def test_a_locations_provided_answer_puts_the_named_library_next(routing):
+    routing.request()
+    routing.act("SOUTH", "answer", kind="locations-provided", locations=["WEST"])
+    assert [t.peer for t in routing.transactions("NORTH")] == ["SOUTH", "WEST"]
+    assert routing.transactions("NORTH")[1].rota == ["SOUTH", "WEST", "CENTRAL", "EAST"]
 
 
-def test_refused_conditions_move_the_request_on(network):
-    network.request()
-    network.act("SOUTH", "answer", kind="conditional", condition="library-use-only")
-    network.act("NORTH", "conditional-reply", answer=False)
-    assert [(t.peer, t.state) for t in network.transactions("NORTH")] == [
+def test_refused_conditions_move_the_request_on(routing):
+    routing.request()
+    routing.act("SOUTH", "answer", kind="conditional", condition="library-use-only")
+    routing.act("NORTH", "conditional-reply", answer=False)
+    assert [(t.peer, t.state) for t in routing.transactions("NORTH")] == [
         ("SOUTH", "NOT-SUPPLIED"), ("CENTRAL", "PENDING")]
 
 
-def test_a_responder_forwards_with_forward_notification_and_the_requester_deals_with_the_new_one(network):
-    network.request()
-    network.act("SOUTH", "forward", to="WEST", note="ours is at the bindery")
-    assert network.only("SOUTH").state == "FORWARD"
-    forwarded = received_request(network, "WEST")
+def test_a_responder_forwards_with_forward_notification_and_the_requester_deals_with_the_new_one(routing):
+    routing.request()
+    routing.act("SOUTH", "forward", to="WEST", note="ours is at the bindery")
+    assert routing.only("SOUTH").state == "FORWARD"
+    forwarded = received_request(routing, "WEST")
     assert forwarded["forward-flag"] and forwarded["forward-note"] == "ours is at the bindery"
-    requester = network.only("NORTH")
+    requester = routing.only("NORTH")
     assert (requester.peer, requester.intermediary, requester.state) == ("WEST", "SOUTH", "PENDING")
-    network.act("WEST", "answer", kind="will-supply")
-    network.act("WEST", "ship")
-    network.act("NORTH", "receive")
-    assert (network.only("NORTH").state, network.only("WEST").state) == ("RECEIVED", "RECEIVED")
+    routing.act("WEST", "answer", kind="will-supply")
+    routing.act("WEST", "ship")
+    routing.act("NORTH", "receive")
+    assert (routing.only("NORTH").state, routing.only("WEST").state) == ("RECEIVED", "RECEIVED")
     # the lender's fee from the configuration is charged when it ships without a cost given
-    assert network.only("WEST").cost == {"currency-code": "CNY", "monetary-value": "50.00"}
+    assert routing.only("WEST").cost == {"currency-code": "CNY", "monetary-value": "50.00"}
 
 
-def test_a_fee_from_the_configuration_is_charged_on_shipping(network):
-    network.request()
-    network.act("SOUTH", "answer", kind="unfilled")
-    network.act("CENTRAL", "ship")
-    assert Decimal(network.only("CENTRAL").cost["monetary-value"]) == Decimal("10.00")
-    assert network.transactions("NORTH")[1].cost == network.only("CENTRAL").cost
+def test_a_fee_from_the_configuration_is_charged_on_shipping(routing):
+    routing.request()
+    routing.act("SOUTH", "answer", kind="unfilled")
+    routing.act("CENTRAL", "ship")
+    assert Decimal(routing.only("CENTRAL").cost["monetary-value"]) == Decimal("10.00")
+    assert routing.transactions("NORTH")[1].cost == routing.only("CENTRAL").cost
 
 
-def test_an_electronic_delivery_reaches_the_requester_with_its_checks(network):
-    network.request(services=["copy"])
+def test_an_electronic_delivery_reaches_the_requester_with_its_checks(routing):
+    routing.request(services=["copy"])
     link = "http://127.0.0.1:8080/ill/files/abc/20240401/sig/scan.pdf"
-    network.act("SOUTH", "ship", service="copy",
+    routing.act("SOUTH", "ship", service="copy",
                 delivery={"url": link, "description": "name scan.pdf; size 1234; sha256 ab12; until 20240401"})
-    delivery = network.only("NORTH").delivery
+    delivery = routing.only("NORTH").delivery
     assert delivery == {"url": link, "name": "scan.pdf", "size": 1234, "sha256": "ab12", "until": "20240401"}
 
 
-def test_an_item_no_other_library_holds_cannot_be_routed(network):
+def test_an_item_no_other_library_holds_cannot_be_routed(routing):
     with pytest.raises(NotRoutable, match="no other member library holds"):
-        network.nodes["SOUTH"].request("SOUTH", None, {"item": {"title": "x", "iSBN": "0262032937"}}, "staff")
-    assert network.transactions("SOUTH") == []
+        routing.nodes["SOUTH"].request("SOUTH", None, {"item": {"title": "x", "iSBN": "0262032937"}}, "staff")
+    assert routing.transactions("SOUTH") == []
 
 
-def test_an_isbn_finds_the_holding_libraries_without_a_record_id(network):
-    with network.stores["NORTH"].reading() as reader:
+def test_an_isbn_finds_the_holding_libraries_without_a_record_id(routing):
+    with routing.stores["NORTH"].reading() as reader:
         isbns = (Catalogue.parse_stored(reader.record(record_id)).first("020") for record_id in reader.record_ids())
         isbn = next(field.text("a") for field in isbns if field is not None and field.text("a"))
     params = {"item": {"title": "t", "iSBN": isbn}}
-    transaction = network.nodes["NORTH"].request("NORTH", None, params, "staff").transaction
+    transaction = routing.nodes["NORTH"].request("NORTH", None, params, "staff").transaction
     assert transaction.rota == ["SOUTH", "CENTRAL", "EAST", "WEST"]
 
 
-def test_conditions_left_unanswered_past_their_date_for_reply_are_refused_and_the_request_moves_on(network):
-    network.request()
-    network.act("SOUTH", "answer", kind="conditional", condition="charges", date="2024-03-16")
-    network.clock.advance(1)
-    assert network.nodes["NORTH"].fire_timers() == []
-    network.clock.advance(1)
-    [outcome] = network.nodes["NORTH"].fire_timers()
-    network.deliver()
+def test_conditions_left_unanswered_past_their_date_for_reply_are_refused_and_the_request_moves_on(routing):
+    routing.request()
+    routing.act("SOUTH", "answer", kind="conditional", condition="charges", date="2024-03-16")
+    routing.clock.advance(1)
+    assert routing.nodes["NORTH"].fire_timers() == []
+    routing.clock.advance(1)
+    [outcome] = routing.nodes["NORTH"].fire_timers()
+    routing.deliver()
     assert outcome.apdu_type == "Conditional-Reply"
-    assert [(t.peer, t.state) for t in network.transactions("NORTH")] == [
+    assert [(t.peer, t.state) for t in routing.transactions("NORTH")] == [
         ("SOUTH", "NOT-SUPPLIED"), ("CENTRAL", "PENDING")]
-    assert network.only("SOUTH").state == "NOT-SUPPLIED"
+    assert routing.only("SOUTH").state == "NOT-SUPPLIED"
 
 
-def test_a_renewal_left_unanswered_is_refused_after_the_days_to_answer_and_the_due_date_stands(network):
-    network.request()
-    network.act("SOUTH", "ship", due="2024-04-30")
-    network.act("NORTH", "receive")
-    network.act("NORTH", "renew", until="2024-05-31")
-    assert network.only("SOUTH").state == "RENEW-PENDING"
-    network.clock.advance(3)
-    assert network.nodes["SOUTH"].fire_timers() == []
-    network.clock.advance(1)
-    [outcome] = network.nodes["SOUTH"].fire_timers()
-    network.deliver()
+def test_a_renewal_left_unanswered_is_refused_after_the_days_to_answer_and_the_due_date_stands(routing):
+    routing.request()
+    routing.act("SOUTH", "ship", due="2024-04-30")
+    routing.act("NORTH", "receive")
+    routing.act("NORTH", "renew", until="2024-05-31")
+    assert routing.only("SOUTH").state == "RENEW-PENDING"
+    routing.clock.advance(3)
+    assert routing.nodes["SOUTH"].fire_timers() == []
+    routing.clock.advance(1)
+    [outcome] = routing.nodes["SOUTH"].fire_timers()
+    routing.deliver()
     assert outcome.apdu_type == "Renew-Answer"
-    assert [(t.state, t.due_date) for t in (network.only("NORTH"), network.only("SOUTH"))] == [
+    assert [(t.state, t.due_date) for t in (routing.only("NORTH"), routing.only("SOUTH"))] == [
         ("RECEIVED", "20240430"), ("RECEIVED", "20240430")]
 
 
-def test_staff_cancel_a_slow_lender_and_move_on_at_once(network):
-    network.request()
-    network.act("NORTH", "cancel", move_on=True, note="too slow for this reader")
-    first, second = network.transactions("NORTH")
+def test_staff_cancel_a_slow_lender_and_move_on_at_once(routing):
+    routing.request()
+    routing.act("NORTH", "cancel", move_on=True, note="too slow for this reader")
+    first, second = routing.transactions("NORTH")
     assert (first.state, first.forwarded_to, second.peer) == ("CANCEL-PENDING", second.number, "CENTRAL")
-    network.act("SOUTH", "cancel-reply", answer=True)
-    assert network.transactions("NORTH")[0].state == "CANCELLED"
+    routing.act("SOUTH", "cancel-reply", answer=True)
+    assert routing.transactions("NORTH")[0].state == "CANCELLED"
 
 
-def test_a_charge_over_the_requests_maximum_cost_is_not_shipped(network):
-    network.request(max_cost="CNY 20.00")
-    network.act("SOUTH", "answer", kind="unfilled")
+def test_a_charge_over_the_requests_maximum_cost_is_not_shipped(routing):
+    routing.request(max_cost="CNY 20.00")
+    routing.act("SOUTH", "answer", kind="unfilled")
     with pytest.raises(PrimitiveError, match="pays at most CNY 20.00"):
-        network.act("CENTRAL", "ship", cost="CNY 25.00")
-    network.act("CENTRAL", "ship")      # its configured fee, CNY 10.00, is within it
-    assert network.only("CENTRAL").state == "SHIPPED"
+        routing.act("CENTRAL", "ship", cost="CNY 25.00")
+    routing.act("CENTRAL", "ship")      # its configured fee, CNY 10.00, is within it
+    assert routing.only("CENTRAL").state == "SHIPPED"
 
 
-def test_a_lender_that_supplies_after_the_request_moved_on_keeps_it_and_the_request_goes_no_further(network):
-    network.request()
-    network.clock.advance(3)
-    network.nodes["NORTH"].fire_timers()              # SOUTH too slow: Cancel, and on to CENTRAL
-    network.deliver()
+def test_a_lender_that_supplies_after_the_request_moved_on_keeps_it_and_the_request_goes_no_further(routing):
+    routing.request()
+    routing.clock.advance(3)
+    routing.nodes["NORTH"].fire_timers()              # SOUTH too slow: Cancel, and on to CENTRAL
+    routing.deliver()
     # SOUTH will supply after all, while CENTRAL answers unfilled: both on the wire at once
-    network.nodes["SOUTH"].command("1", "cancel-reply", {"answer": False}, "staff")
-    network.nodes["CENTRAL"].command("1", "answer", {"kind": "unfilled"}, "staff")
-    network.deliver()
-    assert [t.state for t in network.transactions("NORTH")] == ["PENDING", "NOT-SUPPLIED"]   # no third
-    network.act_on(1, "SOUTH", "ship")
-    assert network.transactions("NORTH")[0].state == "SHIPPED"
+    routing.nodes["SOUTH"].command("1", "cancel-reply", {"answer": False}, "staff")
+    routing.nodes["CENTRAL"].command("1", "answer", {"kind": "unfilled"}, "staff")
+    routing.deliver()
+    assert [t.state for t in routing.transactions("NORTH")] == ["PENDING", "NOT-SUPPLIED"]   # no third
+    routing.act_on(1, "SOUTH", "ship")
+    assert routing.transactions("NORTH")[0].state == "SHIPPED"
 
 
-def test_only_a_request_that_permits_it_is_forwarded_and_never_to_a_library_already_asked(network):
-    network.nodes["NORTH"].request("NORTH", "SOUTH", {"item": {"title": "Unrouted"}}, "staff")
-    network.deliver()
+def test_only_a_request_that_permits_it_is_forwarded_and_never_to_a_library_already_asked(routing):
+    routing.nodes["NORTH"].request("NORTH", "SOUTH", {"item": {"title": "Unrouted"}}, "staff")
+    routing.deliver()
     with pytest.raises(PrimitiveError, match="permission-to-forward"):
-        network.act("SOUTH", "forward", to="WEST")
-    network.request()
-    network.act_on(2, "SOUTH", "answer", kind="unfilled")
+        routing.act("SOUTH", "forward", to="WEST")
+    routing.request()
+    routing.act_on(2, "SOUTH", "answer", kind="unfilled")
     with pytest.raises(PrimitiveError, match="SOUTH has already been asked"):
-        network.act("CENTRAL", "forward", to="SOUTH")
+        routing.act("CENTRAL", "forward", to="SOUTH")
 
 
-def test_a_library_a_request_was_forwarded_to_is_not_asked_again(network):
-    network.request()
-    network.act("SOUTH", "forward", to="EAST")
-    network.act("EAST", "answer", kind="unfilled")
-    network.act("CENTRAL", "answer", kind="unfilled")
-    assert [t.peer for t in network.transactions("NORTH")] == ["EAST", "CENTRAL", "WEST"]
+def test_a_library_a_request_was_forwarded_to_is_not_asked_again(routing):
+    routing.request()
+    routing.act("SOUTH", "forward", to="EAST")
+    routing.act("EAST", "answer", kind="unfilled")
+    routing.act("CENTRAL", "answer", kind="unfilled")
+    assert [t.peer for t in routing.transactions("NORTH")] == ["EAST", "CENTRAL", "WEST"]
 
 
-def test_the_later_attempt_is_cancelled_when_an_earlier_lender_supplies_after_all(network):
-    network.request()
-    network.clock.advance(3)
-    network.nodes["NORTH"].fire_timers()
-    network.deliver()
-    network.act_on(1, "SOUTH", "cancel-reply", answer=False)
-    assert [t.state for t in network.transactions("NORTH")] == ["PENDING", "CANCEL-PENDING"]
-    network.act_on(1, "CENTRAL", "cancel-reply", answer=True)
-    assert [t.state for t in network.transactions("NORTH")] == ["PENDING", "CANCELLED"]
+def test_the_later_attempt_is_cancelled_when_an_earlier_lender_supplies_after_all(routing):
+    routing.request()
+    routing.clock.advance(3)
+    routing.nodes["NORTH"].fire_timers()
+    routing.deliver()
+    routing.act_on(1, "SOUTH", "cancel-reply", answer=False)
+    assert [t.state for t in routing.transactions("NORTH")] == ["PENDING", "CANCEL-PENDING"]
+    routing.act_on(1, "CENTRAL", "cancel-reply", answer=True)
+    assert [t.state for t in routing.transactions("NORTH")] == ["PENDING", "CANCELLED"]

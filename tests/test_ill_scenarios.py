@@ -178,13 +178,6 @@ def run_steps(network: Network, requester: str, responder: str, steps, reference
     return reference
 
 
-@pytest.fixture
-def network(tmp_path):
-    network = Network(tmp_path)
-    yield network
-    network.close()
-
-
 @pytest.mark.parametrize("requester, responder", ROLES)
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_scenario(network, name, requester, responder):

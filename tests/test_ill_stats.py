@@ -3,8 +3,7 @@ month and period, from stored records and from a real exchange; `unishelf ill st
 and as CSV."""
 from __future__ import annotations
 
-from test_ill_ledger import (  # noqa: F401 (fixtures: desk, network, routing, union_catalogue)
-    desk, made, network, parsed_csv, report, routed_and_forwarded, routing, stored, table, union_catalogue, write)
+from test_ill_ledger import made, parsed_csv, report, routed_and_forwarded, stored, table, write
 from test_ill_scenarios import LOAN, R, S, WILL_SUPPLY, request, run_steps
 
 from unishelf import cli_ill_reports
