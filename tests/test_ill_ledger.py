@@ -208,6 +208,18 @@ def test_the_ledger_as_a_table_and_as_csv(desk):
     assert all(Decimal(row["receivable"]) - Decimal(row["payable"]) == Decimal(row["net"]) for row in rows)
 
 
+def test_csv_keeps_a_peers_formula_like_id_as_text_and_negative_numbers_as_numbers(desk):
+    peer = '=HYPERLINK("http://evil.example/","x")'
+    write(desk, [charged(1, RESPONDER, "NORTH", peer, 1, amount("6.00"))])
+    _, out, _ = report(desk, "ledger", "--detail", "--csv")
+    ((charge),) = parsed_csv(out)
+    assert charge["transaction"] == "'" + peer + "/20240301/000001" and charge["debtor"] == "'" + peer
+    write(desk, [charged(2, REQUESTER, "NORTH", "CENTRAL", 2, amount("9.00"))])
+    _, out, _ = report(desk, "ledger", "--csv")
+    assert {(row["counterparty"], row["net"]) for row in parsed_csv(out)} == {("'" + peer, "6.00"),
+                                                                             ("CENTRAL", "-9.00")}
+
+
 def test_the_ledger_for_a_period_and_one_library_with_its_charges(desk):
     write(desk, LEDGER)
     _, out, _ = report(desk, "ledger", "--from", "2024-03-10", "--until", "20240331", "--library", "EAST", "--detail")

@@ -115,12 +115,22 @@ def _days(days: float | None) -> str:
     return "" if days is None else f"{days:.1f}"
 
 
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _inert(text: str) -> str:
+    """A text cell a spreadsheet shows as text: peers choose transaction ids and library codes,
+    and one starting with = (or + - @) would be run as a formula; a leading ' keeps it text."""
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
 def _emit(columns: tuple[str, ...], rows: list[tuple[str, ...]], as_csv: bool, left: int):
     """The rows as CSV, or as a table whose first `left` columns are text and the rest numbers."""
     if as_csv:
         writer = csv.writer(sys.stdout)
         writer.writerow(columns)
-        writer.writerows(rows)
+        writer.writerows(tuple(_inert(cell) if place < left else cell for place, cell in enumerate(cells))
+                         for cells in rows)
         return
     widths = [max(map(len, cells)) for cells in zip(columns, *rows)]
     for cells in (columns, *rows):
