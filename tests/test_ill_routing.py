@@ -49,7 +49,9 @@ class Network:
         self.stores.update({code: Store(path / code) for code in ("SOUTH", "CENTRAL", "EAST", "WEST")})
         router = Router(LIBRARIES, ORDER, 10)
         self.nodes = {code: Node(store, Directory(MEMBERS, [code]), settings=Settings(days_to_respond=2),
-                                 clock=self.clock, router=router) for code, store in self.stores.items()}
+                                 clock=self.clock, router=router,
+                                 catalogue_search=self.catalog.engine if code == "NORTH" else None)
+                      for code, store in self.stores.items()}
 
     def close(self):
         for code, store in self.stores.items():
@@ -230,6 +232,26 @@ def test_an_isbn_finds_the_holding_libraries_without_a_record_id(routing):
     params = {"item": {"title": "t", "iSBN": isbn}}
     transaction = routing.nodes["NORTH"].request("NORTH", None, params, "staff").transaction
     assert transaction.rota == ["SOUTH", "CENTRAL", "EAST", "WEST"]
+
+
+def test_a_title_and_author_find_the_holding_libraries_when_few_records_match(routing):
+    with routing.stores["NORTH"].reading() as reader:
+        record = Catalogue.parse_stored(reader.record(RECORD))
+    title, author = record.first("245").text("a"), record.first("100").text("a")
+    params = {"item": {"title": title.rstrip(" /:"), "author": author}}
+    transaction = routing.nodes["NORTH"].request("NORTH", None, params, "staff").transaction
+    assert transaction.rota == ["SOUTH", "CENTRAL", "EAST", "WEST"]
+    with pytest.raises(NotRoutable, match="no other member library holds"):   # no record by that author
+        routing.nodes["NORTH"].request("NORTH", None, {"item": {"title": title, "author": "Nobody Atall"}}, "staff")
+
+
+def test_a_title_that_matches_many_records_is_too_vague_to_route(routing):
+    routing.nodes["NORTH"].router.max_title_matches = 2
+    with pytest.raises(NotRoutable, match=r"records of the union catalogue match the title 'history'"):
+        routing.nodes["NORTH"].request("NORTH", None, {"item": {"title": "history"}}, "staff")
+    with pytest.raises(NotRoutable, match="no other member library holds"):
+        routing.nodes["NORTH"].request("NORTH", None, {"item": {"title": "!!"}}, "staff")
+    assert routing.transactions("NORTH") == []
 
 
 def test_conditions_left_unanswered_past_their_date_for_reply_are_refused_and_the_request_moves_on(routing):

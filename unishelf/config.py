@@ -252,7 +252,8 @@ def _validate_ill(data: dict, codes: set, source):
     order = ill["routing"]["order"]
     if not isinstance(order, list) or set(order) - ROUTING_KEYS:
         raise ConfigError(source, "ill.routing.order", f"must be a list of {', '.join(sorted(ROUTING_KEYS))}")
-    numbers = [("loan_period", ill["loan_period"]), ("routing.max_rota", ill["routing"]["max_rota"])]
+    numbers = [("loan_period", ill["loan_period"]), ("routing.max_rota", ill["routing"]["max_rota"]),
+               ("routing.max_title_matches", ill["routing"]["max_title_matches"])]
     numbers += [(f"delivery.{key}", ill["delivery"][key]) for key in ("link_days", "keep_days")]
     numbers += [(f"timers.{key}", ill["timers"][key]) for key in ("interval", "renew_answer_days")]
     numbers += [(f"send.{key}", value) for key, value in ill["send"].items()]

@@ -14,7 +14,7 @@ from twisted.internet import task
 from unishelf.config import parse_size
 from unishelf.ill_iso.directory import Directory
 from unishelf.ill_iso.machine import Machine
-from unishelf.ill_iso.node import Node, Settings
+from unishelf.ill_iso.node import Node, Settings, catalogue_search
 from unishelf.ill_iso.outbox import Outbox, RetryPolicy
 from unishelf.ill_iso.routing import Router
 from unishelf.ill_iso.sender import deliver
@@ -137,5 +137,6 @@ class ILLService(service.Service):
 def service_from_config(catalog) -> ILLService:
     config = catalog.config
     directory = Directory.from_config(config)
-    node = Node(catalog.store, directory, Machine(), Settings.from_config(config), router=Router.from_config(config))
+    node = Node(catalog.store, directory, Machine(), Settings.from_config(config), router=Router.from_config(config),
+                catalogue_search=catalogue_search(config, catalog.store))
     return ILLService(node, Outbox(catalog.store, RetryPolicy.from_config(config)), config)

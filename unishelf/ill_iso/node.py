@@ -20,7 +20,7 @@ from unishelf.ill_iso.asn1 import EncodeError
 from unishelf.ill_iso.directory import Directory, Member
 from unishelf.ill_iso.machine import Machine
 from unishelf.ill_iso.primitives import PrimitiveError
-from unishelf.ill_iso.routing import Router, fee_text, match_keys, over_maximum
+from unishelf.ill_iso.routing import Router, fee_text, match_keys, over_maximum, title_query
 from unishelf.ill_iso.reports import (
     REPORT, bare_report, error_report, report_summary, state_transition_prohibited, status_report,
 )
@@ -28,6 +28,9 @@ from unishelf.ill_iso.tables import RECEIVE, REQUESTER, RESPONDER, SEND, apdu_of
 from unishelf.ill_iso.transaction import (
     Transaction, initial_requester, key_from_display, note_of, symbol_of, transaction_key, valid_id_part,
 )
+from unishelf.marc.access_points import AccessPoints
+from unishelf.search.engine import Engine
+from unishelf.search.tree import QueryError
 
 log = logging.getLogger("unishelf.ill")
 
@@ -91,7 +94,13 @@ def node_for_store(config, store) -> "Node":
     with store.reading() as reader:
         stamped = reader.ill_served()
     return Node(store, Directory.from_config(config, stamped=stamped), settings=Settings.from_config(config),
-                router=Router.from_config(config))
+                router=Router.from_config(config), catalogue_search=catalogue_search(config, store))
+
+
+def catalogue_search(config, store) -> Engine:
+    """The search engine over the union catalogue in `store`: it finds the records of a request
+    that gives only a title."""
+    return Engine(store, AccessPoints.from_file(config.path("indexes")))
 
 
 def route_of(reader, transaction: Transaction) -> list[Transaction]:
@@ -128,13 +137,15 @@ def digest(data: bytes) -> bytes:
 
 class Node:
     def __init__(self, store, directory: Directory, machine: Machine | None = None,
-                 settings: Settings = Settings(), clock=None, router: Router | None = None):
+                 settings: Settings = Settings(), clock=None, router: Router | None = None,
+                 catalogue_search: Engine | None = None):
         self.store = store
         self.directory = directory
         self.machine = machine or Machine()
         self.settings = settings
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.router = router
+        self.catalogue_search = catalogue_search
 
     # -- staff: service primitives --------------------------------------------------------
     def request(self, library: str, responder: str | None, params: dict, by: str) -> Outcome:
@@ -238,11 +249,14 @@ class Node:
     # -- routing and forwarding -----------------------------------------------------------
     def _rota(self, reader, requester: str, record_id: int | None, body: dict) -> list[str]:
         """The libraries to ask in turn for the item: those whose holdings are on its record
-        (`record_id`), else on the records its ISBN or ISSN matches, as the routing policy orders."""
+        (`record_id`), else on the records its ISBN or ISSN matches, else on those its title
+        finds, as the routing policy orders."""
         if self.router is None:
             raise NotRoutable("this node does not route requests: name the responder")
         keys = [] if record_id else match_keys(body["item-id"])
         records = [record_id] if record_id else [found for key in keys for found in reader.match(key)]
+        if not record_id and not keys:
+            records = self._title_matches(reader, body["item-id"])
         holdings: dict[str, list[dict]] = {}
         for found in dict.fromkeys(records):
             stored = reader.record(found)
@@ -254,9 +268,23 @@ class Node:
         rota = self.router.rota(requester, holdings, load, body["iLL-service-type"][0], maximum)
         if not rota:
             what = f"record {record_id}" if record_id else "; ".join(keys) or "the item"
-            raise NotRoutable(f"no other member library holds {what} in the union catalogue"
-                              + ("" if record_id or keys else " (routing needs a record id, an ISBN or an ISSN)"))
+            raise NotRoutable(f"no other member library holds {what} in the union catalogue")
         return rota
+
+    def _title_matches(self, reader, item: dict) -> list[int]:
+        """The records an Item-Id's title (and author) find; more than the router's
+        `max_title_matches` are too many to tell which edition is asked for."""
+        query = title_query(item)
+        if query is None or self.catalogue_search is None:
+            return []
+        try:
+            found = self.catalogue_search.search_in(reader, query).bitmap
+        except QueryError:   # a title with no searchable word
+            return []
+        if len(found) > self.router.max_title_matches:
+            raise NotRoutable(f"{len(found)} records of the union catalogue match the title "
+                              f"{item['title']!r}: name the record, an ISBN or an ISSN")
+        return list(found)
 
     def _third_party(self, transaction: Transaction) -> dict:
         """A routed request's Third-Party-Info: the libraries still to ask, those already asked."""

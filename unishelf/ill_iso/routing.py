@@ -1,6 +1,7 @@
 """Routing by the union catalogue: the rota of a request that names no responder.
 
-The libraries whose holdings are on the records matching the requested item, less the requester,
+The libraries whose holdings are on the records matching the requested item (its record, its
+ISBN or ISSN, else its title and author when few records match them), less the requester,
 ordered by the policy of `ill.routing.order`; each key sorts the libraries it can tell apart and
 leaves the rest to the next (CALIS's structure: own region first, then the national centres).
 Pure decisions over plain data; the node reads the store and keeps the rota on the transaction.
@@ -14,6 +15,7 @@ from unishelf.config import Library
 from unishelf.ill_iso.primitives import amount
 from unishelf.marc.access_points import isbn13
 from unishelf.marc.holdings import available_now
+from unishelf.search.tree import And, Node, Term
 
 FEE_SERVICE = {"loan": "loan", "copy-non-returnable": "copy"}
 
@@ -40,15 +42,16 @@ class Candidate:
 
 
 class Router:
-    def __init__(self, libraries: list[Library], order: list[str], max_rota: int):
+    def __init__(self, libraries: list[Library], order: list[str], max_rota: int, max_title_matches: int = 5):
         self.libraries = {library.code: library for library in libraries}
         self.order = list(order)
         self.max_rota = max_rota
+        self.max_title_matches = max_title_matches   # more records than this: the title is too vague
 
     @classmethod
     def from_config(cls, config) -> "Router":
         routing = config["ill"]["routing"]
-        return cls(config.libraries, routing["order"], routing["max_rota"])
+        return cls(config.libraries, routing["order"], routing["max_rota"], routing["max_title_matches"])
 
     def rota(self, requester: str, holdings: dict[str, list[dict]], load: dict[str, int],
              service: str = "loan", max_cost: dict | None = None) -> list[str]:
@@ -101,3 +104,14 @@ def match_keys(item: dict) -> list[str]:
     if issn:
         keys.append(f"issn:{issn}")
     return keys
+
+
+def title_query(item: dict) -> Node | None:
+    """The union-catalogue query for an Item-Id with no ISBN or ISSN: its title as a phrase in
+    the title access point and, when it names one, every word of its author."""
+    title = (item.get("title") or "").strip()
+    if not title:
+        return None
+    query = Term("title", title, structure="phrase")
+    author = (item.get("author") or "").strip()
+    return And(query, Term("author", author, structure="words")) if author else query

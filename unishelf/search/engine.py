@@ -83,12 +83,17 @@ class Engine:
 
     def search(self, node: Node, databases=("unicat",), result_sets: dict | None = None) -> ResultSet:
         with self.store.reading() as reader:
-            evaluation = _Evaluation(self, reader, result_sets or {})
-            scope = evaluation.databases(databases)
-            bitmap = evaluation.evaluate(node) & scope
-            if evaluation.ranked_tokens:
-                return evaluation.ranked(bitmap)
-            return ResultSet(bitmap)
+            return self.search_in(reader, node, databases, result_sets)
+
+    def search_in(self, reader: Reader, node: Node, databases=("unicat",),
+                  result_sets: dict | None = None) -> ResultSet:
+        """`search` in the caller's transaction (a writer deciding from what it is about to change)."""
+        evaluation = _Evaluation(self, reader, result_sets or {})
+        scope = evaluation.databases(databases)
+        bitmap = evaluation.evaluate(node) & scope
+        if evaluation.ranked_tokens:
+            return evaluation.ranked(bitmap)
+        return ResultSet(bitmap)
 
     def database(self, name: str) -> Database | None:
         """A database by name, ignoring case; 'Default' (what YAZ clients send) is unicat."""
