@@ -341,7 +341,7 @@ def test_an_upload_appears_in_the_drop_only_once_it_has_arrived_whole(area):
     from twisted.python import filepath
 
     from unishelf.ill_iso.ftp_drop import DropShell
-    shell = DropShell(filepath.FilePath(str(area.drop_dir("NORTH"))))
+    shell = DropShell(filepath.FilePath(str(area.drop_dir("NORTH"))), area.settings.max_size)
     upload = shell.openForWriting(["5.pdf"]).result
     consumer, data = upload.receive().result, scan(1000)
     consumer.write(data[:500])
@@ -351,3 +351,28 @@ def test_an_upload_appears_in_the_drop_only_once_it_has_arrived_whole(area):
     upload.close()
     [arrived] = area.dropped("NORTH", 5)
     assert arrived.name == "5.pdf" and arrived.read_bytes() == data
+
+
+def test_an_upload_over_the_maximum_size_is_not_kept_and_gets_552(area):
+    from twisted.python import filepath
+
+    from unishelf.ill_iso.ftp_drop import DropShell, TooLarge
+    shell = DropShell(filepath.FilePath(str(area.drop_dir("NORTH"))), 1000)
+
+    def upload(name: str, data: bytes) -> list:
+        """Store `data` in 400-byte pieces; the failures the upload's close gives."""
+        failures = []
+        stored = shell.openForWriting([name]).result
+        consumer = stored.receive().result
+        for start in range(0, len(data), 400):
+            consumer.write(data[start:start + 400])
+        consumer.unregisterProducer()
+        stored.close().addErrback(failures.append)
+        return failures
+
+    [failure] = upload("6.pdf", os.urandom(1001))
+    assert failure.check(TooLarge) and failure.value.response() == (
+        "552 6.pdf: more than ill.delivery.max_size (1000 bytes)")
+    assert list(area.drop_dir("NORTH").iterdir()) == []     # neither the file nor its partial upload
+    assert upload("7.pdf", os.urandom(1000)) == []
+    assert [p.stat().st_size for p in area.dropped("NORTH", 7)] == [1000]

@@ -15,6 +15,7 @@ from twisted.cred import credentials, error, portal
 from twisted.cred.checkers import ICredentialsChecker
 from twisted.internet import defer, task
 from twisted.internet.error import CannotListenError
+from twisted.internet.interfaces import IConsumer
 from twisted.protocols import ftp
 from twisted.python import filepath
 from zope.interface import implementer
@@ -43,21 +44,61 @@ class StaffChecker:
         return defer.succeed(user.library)
 
 
-@implementer(portal.IRealm)
+class TooLarge(ftp.FTPCmdError):
+    """552: the upload is larger than a delivery may be."""
+
+    errorCode = ftp.EXCEEDED_STORAGE_ALLOC
+
+    def response(self) -> str:
+        """The reply line with our reason (Twisted's text for 552 has no place for one)."""
+        return " ".join((self.errorCode, *self.errorMessage))
+
+
+@implementer(IConsumer)
+class _CappedWriter:
+    """Writes an upload to its file up to `max_size` bytes and drops the rest, so a runaway
+    upload cannot fill the disk; the client still sends it all and then hears 552."""
+
+    def __init__(self, file, max_size: int):
+        self.file = file
+        self.max_size = max_size
+        self.size = 0
+
+    def registerProducer(self, producer, streaming):
+        pass
+
+    def unregisterProducer(self):
+        self.file.close()
+
+    def write(self, data: bytes):
+        self.size += len(data)
+        if self.size <= self.max_size:
+            self.file.write(data)
+
+    @property
+    def exceeded(self) -> bool:
+        return self.size > self.max_size
+
+
 class _RenamedWhenDone:
     """An upload written under a hidden name and given its own when the transfer is complete,
-    so `ship --dropped` never takes a scan still arriving (the drop ignores hidden files)."""
+    so `ship --dropped` never takes a scan still arriving (the drop ignores hidden files). One
+    over `max_size` is deleted instead: `take` would refuse it anyway."""
 
-    def __init__(self, partial: filepath.FilePath, final: filepath.FilePath):
+    def __init__(self, partial: filepath.FilePath, final: filepath.FilePath, max_size: int):
         self.partial = partial
         self.final = final
-        self.file = partial.open("w")
+        self.writer = _CappedWriter(partial.open("w"), max_size)
 
     def receive(self):
-        return defer.succeed(ftp.FileConsumer(self.file))   # it closes the file when the data ends
+        return defer.succeed(self.writer)   # it closes the file when the data ends
 
     def close(self):
-        self.file.close()
+        self.writer.file.close()
+        if self.writer.exceeded:
+            self.partial.remove()
+            return defer.fail(TooLarge(f"{self.final.basename()}: more than ill.delivery.max_size "
+                                       f"({self.writer.max_size} bytes)"))
         self.partial.moveTo(self.final)
         return defer.succeed(None)
 
@@ -65,17 +106,22 @@ class _RenamedWhenDone:
 class DropShell(ftp.FTPShell):
     """A library's drop, where a file appears only once it has arrived whole."""
 
+    def __init__(self, root: filepath.FilePath, max_size: int):
+        super().__init__(root)
+        self.max_size = max_size
+
     def openForWriting(self, path):
         final = self._path(path)
         if final.isdir():
             return defer.fail(IsADirectoryError(path))
         partial = final.sibling(f".{final.basename()}.part")
         try:
-            return defer.succeed(_RenamedWhenDone(partial, final))
+            return defer.succeed(_RenamedWhenDone(partial, final, self.max_size))
         except OSError as error:
             return ftp.errnoToFailure(error.errno, path)
 
 
+@implementer(portal.IRealm)
 class DropRealm:
     """A library's staff share one home: its drop directory, and nothing above it."""
 
@@ -85,7 +131,7 @@ class DropRealm:
     def requestAvatar(self, library_code, mind, *interfaces):
         if ftp.IFTPShell not in interfaces:
             raise NotImplementedError("the FTP drop serves FTP shells only")
-        shell = DropShell(filepath.FilePath(str(self.area.drop_dir(library_code))))
+        shell = DropShell(filepath.FilePath(str(self.area.drop_dir(library_code))), self.area.settings.max_size)
         return ftp.IFTPShell, shell, lambda: None
 
 
