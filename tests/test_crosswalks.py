@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from unishelf.marc.dublin_core import DC_NS, OAI_DC_NS, SRW_DC_NS, dublin_core, oai_dc, srw_dc, strip_isbd
+from unishelf.marc.dublin_core import (DC_NS, OAI_DC_NS, SRW_DC_NS, dublin_core, oai_dc, srw_dc, strip_isbd,
+                                       xml_text)
+from unishelf.marc.marcxml import record_xml
 from unishelf.marc.mods import MODS_NS, mods
 from unishelf.marc.reading import Rejected, read_file
 from unishelf.marc.record import Field, MarcRecord
@@ -106,9 +108,28 @@ def test_characters_xml_forbids_are_replaced():
                     mods(record, "marc21")):
         text = element if isinstance(element, str) else etree.tostring(element, encoding="unicode")
         assert not any(c in text for c in "\x00\x01\x02\x03\x07\x0b\x1b\x1f\ufffe")
-    assert reparsed(oai_dc(dublin_core(record, "marc21"))).findtext("dc:title", namespaces=NS) == "Bell  title"
+    assert reparsed(oai_dc(dublin_core(record, "marc21"))).findtext("dc:title", namespaces=NS) == "Bell title"
     assert MODS_SCHEMA.validate(reparsed(mods(record, "marc21"))), MODS_SCHEMA.error_log
     assert OAI_DC_SCHEMA.validate(reparsed(oai_dc(dublin_core(record, "marc21"))))
+
+
+@pytest.mark.parametrize("forbidden", ["\x01", "\x0b", "\x1f", "\ud800", "\udfff", "\ufffe", "\uffff"])
+def test_no_character_xml_forbids_reaches_any_output(forbidden):
+    record = MarcRecord("00000nam a2200000 a 4500", [
+        Field("001", value=f"id{forbidden}"), Field("003", value=f"DLC{forbidden}"),
+        Field("084", indicators="  ", subfields=[("a", "X1"), ("2", f"local{forbidden}")]),
+        Field("245", indicators="10", subfields=[("a", f"Title{forbidden}"), ("c", f"by{forbidden} Smith.")]),
+        Field("246", indicators="3 ", subfields=[("i", f"Label{forbidden}:"), ("a", "Other title")]),
+        Field("856", indicators="40", subfields=[("u", f"http://example.org/{forbidden}"), ("y", f"y{forbidden}"),
+                                                 ("z", f"z{forbidden}")]),
+    ])
+    pairs = dublin_core(record, "marc21")
+    for name, text in (("oai_dc", oai_dc(pairs)), ("srw_dc", etree.tostring(srw_dc(pairs), encoding="unicode")),
+                       ("mods", etree.tostring(mods(record, "marc21"), encoding="unicode")),
+                       ("marcxml", record_xml(record))):
+        assert forbidden not in text, name
+        reparsed(text)
+    assert MODS_SCHEMA.validate(reparsed(mods(record, "marc21"))), MODS_SCHEMA.error_log
 
 
 @pytest.mark.parametrize("link", ["http://x/a b", "http://x/%zz", "http://x/{é}|<a>", "#a#b", "http://[v6",
@@ -180,7 +201,45 @@ def test_every_cjk_sample_record_keeps_its_vernacular_title():
         vernacular = [f for f in record.fields if f.tag == "880" and f.linked_tag == "245"]
         if vernacular:
             titles = values(dublin_core(record, syntax), "title")
-            assert strip_isbd(vernacular[0].get("a") or "") in " ".join(titles)
+            assert xml_text(strip_isbd(vernacular[0].get("a") or "")) in " ".join(titles)
+
+
+INDENTED_MARCXML = """<?xml version="1.0" encoding="UTF-8"?>
+<collection xmlns="http://www.loc.gov/MARC21/slim">
+  <record>
+    <leader>00000nam a2200000 a 4500</leader>
+    <controlfield tag="001">indented1</controlfield>
+    <datafield tag="245" ind1="1" ind2="0">
+      <subfield code="a">Water
+        resources   of the
+        Nile basin /</subfield>
+      <subfield code="c">by
+        A.\tAuthor.</subfield>
+    </datafield>
+    <datafield tag="650" ind1=" " ind2="0">
+      <subfield code="a">
+        Water-supply</subfield>
+      <subfield code="z">Egypt.
+      </subfield>
+    </datafield>
+  </record>
+</collection>
+"""
+
+
+def test_whitespace_of_indented_marcxml_is_collapsed_in_dublin_core_and_mods(tmp_path):
+    path = tmp_path / "indented.xml"
+    path.write_text(INDENTED_MARCXML, encoding="utf-8")
+    (read,) = read_file(path)
+    assert "\n" in read.record.first("245").get("a")  # the record itself keeps what it was given
+    pairs = dublin_core(read.record, read.syntax)
+    assert values(pairs, "title") == ["Water resources of the Nile basin"]
+    assert values(pairs, "subject") == ["Water-supply -- Egypt"]
+    root = reparsed(mods(read.record, read.syntax))
+    assert root.findtext("m:titleInfo/m:title", namespaces=NS) == "Water resources of the Nile basin"
+    assert root.findtext("m:note[@type='statement of responsibility']", namespaces=NS) == "by A. Author"
+    assert [e.text for e in root.find("m:subject", NS)] == ["Water-supply", "Egypt"]
+    assert not [text for text in root.itertext() if "\n" in text or "\t" in text or "  " in text]
 
 
 def test_unimarc_dublin_core():
@@ -259,6 +318,62 @@ def test_mods_isbn_and_alternate_script_pairs():
     assert {n.get("altRepGroup") for n in names} == {"01"}
     origins = root.xpath("m:originInfo[m:publisher]", namespaces=NS)
     assert [o.findtext("m:publisher", namespaces=NS) for o in origins] == ["Kindai Bungeisha", "近代文芸社"]
+
+
+def test_linked_edition_and_imprint_each_pair_with_their_880_in_origin_infos_of_their_own():
+    record = MarcRecord("00000nam a2200000 a 4500", [
+        Field("008", value="000101s1999    ja " + " " * 17 + "jpn  "),   # Japanese: $1 is Jpan
+        Field("245", indicators="10", subfields=[("6", "880-01"), ("a", "Shinri e no tojō")]),
+        Field("250", indicators="  ", subfields=[("6", "880-02"), ("a", "Dai 2-han.")]),
+        Field("260", indicators="  ", subfields=[("6", "880-03"), ("a", "Tōkyō :"), ("b", "Kindai Bungeisha,"),
+                                                 ("c", "1999.")]),
+        Field("880", indicators="10", subfields=[("6", "245-01/$1"), ("a", "真理への途上")]),
+        Field("880", indicators="  ", subfields=[("6", "250-02/$1"), ("a", "第2版.")]),
+        Field("880", indicators="  ", subfields=[("6", "260-03/$1"), ("a", "東京 :"), ("b", "近代文芸社,"),
+                                                 ("c", "1999.")]),
+    ])
+    root = reparsed(mods(record, "marc21"))
+    assert MODS_SCHEMA.validate(root), MODS_SCHEMA.error_log
+    groups = {}
+    for origin in root.xpath("m:originInfo[@altRepGroup]", namespaces=NS):
+        groups.setdefault(origin.get("altRepGroup"), []).append(
+            (origin.get("script"), origin.findtext("m:edition", namespaces=NS),
+             origin.findtext("m:publisher", namespaces=NS)))
+    assert groups == {"02": [(None, "Dai 2-han", None), ("Jpan", "第2版", None)],
+                      "03": [(None, None, "Kindai Bungeisha"), ("Jpan", None, "近代文芸社")]}
+    own = root.find("m:originInfo", NS)  # the record's: 008 and leader, in no pair
+    assert own.get("altRepGroup") is None
+    assert own.findtext("m:dateIssued[@encoding='marc']", namespaces=NS) == "1999"
+
+
+def test_name_title_added_entries_become_related_works_and_plain_names_stay_names():
+    record = MarcRecord("00000nam a2200000 a 4500", [
+        Field("245", indicators="00", subfields=[("a", "Collected plays /")]),
+        Field("700", indicators="12", subfields=[("6", "880-04"), ("a", "Chekhov, Anton Pavlovich,"),
+                                                 ("d", "1860-1904."), ("t", "Chaĭka."), ("l", "English.")]),
+        Field("700", indicators="1 ", subfields=[("a", "Smith, John,"), ("e", "translator.")]),
+        Field("710", indicators="2 ", subfields=[("i", "Container of (work):"), ("a", "Moscow Art Theatre."),
+                                                 ("t", "Programmes."), ("n", "Part 2,"), ("p", "Winter season.")]),
+        Field("880", indicators="12", subfields=[("6", "700-04/(N"), ("a", "Чехов, Антон Павлович,"),
+                                                 ("d", "1860-1904."), ("t", "Чайка.")]),
+    ])
+    root = reparsed(mods(record, "marc21"))
+    assert MODS_SCHEMA.validate(root), MODS_SCHEMA.error_log
+    assert [name.findtext("m:namePart", namespaces=NS) for name in root.findall("m:name", NS)] == ["Smith, John"]
+    constituent = root.find("m:relatedItem[@type='constituent']", NS)
+    assert [(title.get("altRepGroup"), title.get("script"), title.findtext("m:title", namespaces=NS))
+            for title in constituent.findall("m:titleInfo", NS)] == [("04", None, "Chaĭka. English"),
+                                                                    ("04", "Cyrl", "Чайка")]
+    assert [(name.get("type"), name.get("altRepGroup"), name.findtext("m:namePart", namespaces=NS),
+             name.findtext("m:namePart[@type='date']", namespaces=NS))
+            for name in constituent.findall("m:name", NS)] == [
+        ("personal", "04", "Chekhov, Anton Pavlovich", "1860-1904"),
+        ("personal", "04", "Чехов, Антон Павлович", "1860-1904")]
+    work = root.find("m:relatedItem[@otherType]", NS)
+    assert work.get("type") is None and work.get("otherType") == "Container of (work)"
+    assert work.findtext("m:name[@type='corporate']/m:namePart", namespaces=NS) == "Moscow Art Theatre"
+    assert [(etree.QName(e).localname, e.text) for e in work.find("m:titleInfo", NS)] == [
+        ("title", "Programmes"), ("partNumber", "Part 2"), ("partName", "Winter season")]
 
 
 def test_unimarc_mods_core():

@@ -12,13 +12,12 @@ fields with a table of tag handlers: no XPath, no XSLT.
 """
 from __future__ import annotations
 
-import functools
 import re
 from xml.sax.saxutils import escape
 
 from lxml import etree
 
-from .reading import XML_FORBIDDEN
+from .reading import xml_safe
 from .record import Field, MarcRecord
 
 DC_NS = "http://purl.org/dc/elements/1.1/"
@@ -35,12 +34,19 @@ _RANK = {name: rank for rank, name in enumerate(ELEMENTS)}
 _DC_TAG = {name: f"{{{DC_NS}}}{name}" for name in ELEMENTS}
 _SCHEMA_LOCATION = f"{{{XSI_NS}}}schemaLocation"
 
-# Text with every character XML 1.0 forbids replaced by a space (lxml refuses them).
-xml_safe = functools.partial(XML_FORBIDDEN.sub, " ")
-
 _ISBD_CLOSING = frozenset(" /:;=,\u200e\u200f")  # and bidi marks left at the end
 _INITIAL = re.compile(r"(?:^|[\s.(\-])[^\W\d_]\.$")
 _LANGUAGE_CODE = re.compile(r"^[a-z]{3}$")
+_XML_WHITESPACE = re.compile("[ \t\n\r]+")
+
+
+def xml_text(text: str) -> str:
+    """A value as the crosswalks write it: XML-safe, and each run of whitespace one space, as
+    XPath's normalize-space does (MARCXML often indents a subfield's text over several lines).
+    The ends are the caller's: a non-sorting article keeps the space after it."""
+    if text.isprintable() and "  " not in text:  # most values: no control character, nothing to do
+        return text
+    return _XML_WHITESPACE.sub(" ", xml_safe(text))
 
 
 def strip_isbd(text: str) -> str:
@@ -104,13 +110,11 @@ class _Values:
 
     def add(self, name: str, text: str | None):
         if text:
-            text = strip_isbd(text)
-            if text:
-                self.pairs.append((name, text))
+            self.pairs.append((name, strip_isbd(text)))
 
     def add_as_is(self, name: str, text: str | None):
-        if text and text.strip():
-            self.pairs.append((name, text.strip()))
+        if text:
+            self.pairs.append((name, text))
 
 
 # --- MARC 21 -------------------------------------------------------------------------------
@@ -426,7 +430,8 @@ UNIMARC_HANDLERS = {
 
 def dublin_core(record: MarcRecord, syntax: str) -> list[tuple[str, str]]:
     """(element, value) pairs, grouped in the order of `ELEMENTS`, each group in field order;
-    a value repeated under the same element is given once."""
+    each value written by `xml_text` and stripped, and one repeated under the same element given
+    once."""
     unimarc = syntax == "unimarc"
     handlers = UNIMARC_HANDLERS if unimarc else MARC21_HANDLERS
     out = _Values()
@@ -440,7 +445,7 @@ def dublin_core(record: MarcRecord, syntax: str) -> list[tuple[str, str]]:
         out.pairs.append(("type", kind))
     if leader[7:8] in COLLECTION_LEVELS:
         out.pairs.append(("type", "Collection"))
-    pairs = out.pairs
+    pairs = [(name, text) for name, value in out.pairs if (text := xml_text(value).strip())]
     if out.fallback_date and not any(name == "date" for name, _ in pairs):
         pairs.append(("date", out.fallback_date))
     pairs.sort(key=lambda pair: _RANK[pair[0]])
@@ -454,18 +459,17 @@ _OAI_DC_START = (f'<oai_dc:dc xmlns:oai_dc="{OAI_DC_NS}" xmlns:dc="{DC_NS}" xmln
 def oai_dc(pairs: list[tuple[str, str]]) -> str:
     """The <oai_dc:dc> metadata root OAI-PMH requires, with its schema location, as text: a
     harvest renders hundreds of thousands, and building the text is four times cheaper than an
-    lxml tree."""
+    lxml tree. `pairs` are `dublin_core`'s, already fit for XML."""
     parts = [_OAI_DC_START]
     for name, value in pairs:
         parts.append(f"<dc:{name}>{escape(value)}</dc:{name}>")
     parts.append("</oai_dc:dc>")
-    text = "".join(parts)
-    return xml_safe(text) if XML_FORBIDDEN.search(text) else text
+    return "".join(parts)
 
 
 def srw_dc(pairs: list[tuple[str, str]]) -> etree._Element:
     """SRU's Dublin Core record (schema info:srw/schema/1/dc-v1.1): <srw_dc:dc> around DC
-    elements in the default namespace, as YAZ and Zebra write it."""
+    elements in the default namespace, as YAZ and Zebra write it; `pairs` as for `oai_dc`."""
     root = etree.Element(f"{{{SRW_DC_NS}}}dc", nsmap={"srw_dc": SRW_DC_NS, None: DC_NS, "xsi": XSI_NS})
     root.set(_SCHEMA_LOCATION, f"{SRW_DC_NS} {SRW_DC_SCHEMA}")
     _append(root, pairs)
@@ -475,8 +479,4 @@ def srw_dc(pairs: list[tuple[str, str]]) -> etree._Element:
 def _append(root: etree._Element, pairs: list[tuple[str, str]]):
     sub_element = etree.SubElement
     for name, value in pairs:
-        element = sub_element(root, _DC_TAG[name])
-        try:
-            element.text = value
-        except ValueError:  # lxml refuses exactly the characters XML 1.0 forbids
-            element.text = xml_safe(value)
+        sub_element(root, _DC_TAG[name]).text = value

@@ -13,7 +13,7 @@ import functools
 import re
 from xml.sax.saxutils import escape
 
-from .reading import XML_FORBIDDEN
+from .reading import xml_safe
 from .record import MarcRecord
 
 MARCXML_NS = "http://www.loc.gov/MARC21/slim"
@@ -68,8 +68,7 @@ def record_xml(record: MarcRecord, namespace: bool = True, schema_location: str 
             data_fields.append(f'<datafield tag="{field.tag}" ind1="{ind1}" ind2="{ind2}">{"".join(subfields)}</datafield>')
     parts.extend(data_fields)
     parts.append("</record>")
-    text = "".join(parts)
-    return XML_FORBIDDEN.sub(" ", text) if XML_FORBIDDEN.search(text) else text
+    return xml_safe("".join(parts))
 
 
 def collection_start() -> str:

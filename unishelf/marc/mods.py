@@ -4,11 +4,14 @@ MARC 21 follows the Library of Congress "MARC 21 to MODS 3 Mapping" for the elem
 use: titles (non-filing characters, subtitles, parts, uniform, alternative and translated
 titles), names with dates and roles, type of resource and genre, publication (008 and 260/264),
 language, physical description, abstract, contents, notes, subjects split into topic, place,
-period and genre with their thesaurus, classification, series and linked works, identifiers,
-links and holdings locations, and the record's own description. UNIMARC gets the same core.
+period and genre with their thesaurus, classification, series, linked works and works named
+by name/title added entries, identifiers, links and holdings locations, and the record's own
+description. UNIMARC gets the same core.
 
 An 880 field (vernacular script) becomes the element of the field it links to; both elements
-carry the $6 occurrence number as altRepGroup, the 880 one also its script as ISO 15924.
+carry the $6 occurrence number as altRepGroup, the 880 one also its script as ISO 15924. A
+linked edition or imprint takes an originInfo of its own rather than the record's, which could
+hold only one pair; a name/title added entry's 880 joins the entry's relatedItem.
 
 As with Dublin Core, one pass over the fields with a table of tag handlers builds the tree; the
 top-level elements are put in LoC's order at the end.
@@ -22,7 +25,8 @@ from lxml import etree
 
 from .dublin_core import (XSI_NS, first_word, language_codes, letters, strip_isbd, unimarc_corporate_name,
                           unimarc_link_title, unimarc_personal_name, unimarc_title, without_sort_marks,
-                          xml_safe)
+                          xml_text)
+from .reading import xml_safe
 from .record import Field, MarcRecord
 
 MODS_NS = "http://www.loc.gov/mods/v3"
@@ -63,27 +67,17 @@ CJK_SCRIPTS = {"jpn": "Jpan", "kor": "Kore"}
 
 
 def _add(parent, name: str, text: str | None = None, attrib: dict | None = None):
-    """A new child element. lxml refuses exactly the characters XML 1.0 forbids, so its refusal
-    is the test: only values that hold one pay for replacing them."""
-    try:
-        element = _SUB_ELEMENT(parent, _TAG[name], attrib)
-    except ValueError:
-        element = _SUB_ELEMENT(parent, _TAG[name], {key: xml_safe(value) for key, value in attrib.items()})
+    """A new child element, its text and attribute values written by `xml_text`."""
+    element = _SUB_ELEMENT(parent, _TAG[name], attrib and {key: xml_text(value) for key, value in attrib.items()})
     if text is not None:
-        try:
-            element.text = text
-        except ValueError:
-            element.text = xml_safe(text)
+        element.text = xml_text(text)
     return element
 
 
 def _text(parent, name: str, text: str | None, attrib: dict | None = None):
     """The element with `text`, or nothing when there is no text."""
-    if text:
-        text = text.strip()
-        if text:
-            return _add(parent, name, text, attrib)
-    return None
+    text = xml_text(text).strip() if text else ""
+    return _add(parent, name, text, attrib) if text else None
 
 
 def _dropped_if_empty(element):
@@ -96,7 +90,7 @@ def _dropped_if_empty(element):
 class _Mods:
     """One record's MODS tree while its fields are read: the elements several fields add to."""
 
-    __slots__ = ("root", "syntax", "leader", "language", "imprinted", "_origin", "_physical", "_info",
+    __slots__ = ("root", "syntax", "leader", "language", "imprinted", "works", "_origin", "_physical", "_info",
                  "_identifier", "_identifier_source", "_languages")
 
     def __init__(self, leader: str, syntax: str):
@@ -105,6 +99,7 @@ class _Mods:
         self.leader = leader
         self.language = ""
         self.imprinted = False  # whether the record's own originInfo has its publication statement
+        self.works: dict[str, etree._Element] = {}  # linked name/title entries' relatedItem by $6 occurrence
         self._origin = self._physical = self._info = self._identifier = None
         self._identifier_source = ""
         self._languages: set[tuple[str, str]] = set()
@@ -127,12 +122,12 @@ class _Mods:
     def record_identifier(self, value: str):
         self._identifier = _text(self.info(), "recordIdentifier", value)
         if self._identifier is not None and self._identifier_source:
-            self._identifier.set("source", xml_safe(self._identifier_source))
+            self._identifier.set("source", xml_text(self._identifier_source))
 
     def identifier_source(self, value: str):
         self._identifier_source = value.strip()
         if self._identifier is not None and self._identifier_source:
-            self._identifier.set("source", xml_safe(self._identifier_source))
+            self._identifier.set("source", xml_text(self._identifier_source))
 
     def add_language(self, code: str, authority: str = "iso639-2b", part: str = ""):
         if (code, part) in self._languages:
@@ -212,8 +207,9 @@ def _role(name, text: str = "", code: str = "", authority: str = "marcrelator"):
 
 def _uri(text: str) -> str:
     """856 $u as an xs:anyURI libxml2 accepts: spaces, non-ASCII and the characters URIs may
-    not hold percent-encoded, stray "%" and "#" escaped; "" when it cannot be a URI at all."""
-    value = quote(text.strip(), safe="!#$&'()*+,/:;=?@~%")
+    not hold percent-encoded (those XML forbids first made spaces: a lone surrogate has no
+    UTF-8 to encode), stray "%" and "#" escaped; "" when it cannot be a URI at all."""
+    value = quote(xml_safe(text).strip(), safe="!#$&'()*+,/:;=?@~%")
     value = _STRAY_PERCENT.sub("%25", value)
     fragment = value.find("#")
     if fragment >= 0:
@@ -281,6 +277,7 @@ NOTE_TYPES = {"501": "with", "502": "thesis", "504": "bibliography", "508": "cre
               "538": "system details", "541": "acquisition", "545": "biographical/historical",
               "546": "language", "561": "ownership", "562": "version identification",
               "581": "publications", "583": "action", "585": "exhibitions", "588": "source of description"}
+NAME_TYPES = {"00": "personal", "10": "corporate", "11": "conference"}  # X00, X10, X11
 ABSTRACT_LABELS = {" ": "Summary", "0": "Subject", "1": "Review", "2": "Scope and content", "3": "Abstract",
                    "4": "Content advice"}
 LINK_TYPES = {"760": "series", "762": "constituent", "765": "original", "772": "host", "773": "host",
@@ -488,13 +485,44 @@ def _marc21_name_element(parent, f: Field, kind: str, attrib: dict | None = None
 
 def _marc21_name(mods: _Mods, f: Field, alternate: bool):
     tag = f.linked_tag
-    kind = {"00": "personal", "10": "corporate", "11": "conference"}.get(tag[1:])
+    kind = NAME_TYPES.get(tag[1:])
     attrib = {"type": kind} if kind else {}
     if kind == "personal" and f.indicators[0] == "3":
         attrib["type"] = "family"
     if tag[0] == "1":
         attrib["usage"] = "primary"
     return _marc21_name_element(mods.root, f, kind or "", attrib)
+
+
+def _marc21_added_entry(mods: _Mods, f: Field, alternate: bool):
+    """700, 710, 711: a name; with a title ($t), the work it names, as LoC maps it: a
+    <relatedItem> ("constituent" for an analytic, second indicator 2) with the author's name and
+    the work's title. An 880 joins its counterpart's relatedItem, altRepGroup pairing the names
+    and the titles."""
+    if not f.text("t").strip():
+        return _marc21_name(mods, f, alternate)
+    occurrence = _linkage(f)[0]
+    related = mods.works.get(occurrence)
+    if related is None:
+        attrib = {"type": "constituent"} if f.indicators[1:2] == "2" else {}
+        relationship = strip_isbd(f.text("i"))
+        if relationship:
+            attrib["otherType"] = relationship
+        related = _add(mods.root, "relatedItem", attrib=attrib)
+        if occurrence:
+            mods.works[occurrence] = related
+    return _name_and_title(related, f, NAME_TYPES[f.linked_tag[1:]])
+
+
+def _name_and_title(parent, f: Field, kind: str):
+    """(<name>, <titleInfo>) of a name/title field: the name from the subfields before $t, the
+    work's title from $t on."""
+    family = kind == "personal" and f.indicators[0] == "3"
+    name = _marc21_name_element(parent, Field(f.tag, indicators=f.indicators, subfields=_before(f.subfields, "t")),
+                                kind, {"type": "family" if family else kind})
+    title = Field(f.tag, subfields=_from(f.subfields, "t"))
+    return name, _title_info(parent, strip_isbd(title.text("tfklmors")), numbers=title.get_all("n"),
+                             names=title.get_all("p"))
 
 
 def _marc21_title_statement(mods: _Mods, f: Field, alternate: bool):
@@ -521,24 +549,26 @@ def _marc21_title(kind: str, codes: str = "a"):
 
 
 def _marc21_edition(mods: _Mods, f: Field, alternate: bool):
-    if not alternate:
-        _text(mods.origin(), "edition", strip_isbd(f.text("ab")))
-        return mods.origin()
-    origin = _add(mods.root, "originInfo")
+    """250 in the record's originInfo, or in one of its own where altRepGroup pairs it with the
+    other field of a linked pair: the record's originInfo can be in one pair only."""
+    own = alternate or bool(_linkage(f)[0])
+    origin = _add(mods.root, "originInfo") if own else mods.origin()
     _text(origin, "edition", strip_isbd(f.text("ab")))
-    return _dropped_if_empty(origin)
+    return _dropped_if_empty(origin) if own else None
 
 
 def _imprint_origin(mods: _Mods, f: Field, alternate: bool, rda: bool):
     """(originInfo, shared) for an imprint field (260, 264, UNIMARC 210, 214): the record's own
-    for the first publication statement and for copyright dates, a new one for an 880, a later
-    statement, or production, distribution and manufacture (RDA's 264 second indicator)."""
+    for the first publication statement and for copyright dates, a new one for either field of a
+    linked pair (as for 250), a later statement, or production, distribution and manufacture
+    (RDA's 264 second indicator)."""
     ind2 = f.indicators[1:2]
     copyright = rda and ind2 == "4"
     event = EVENTS.get(ind2) if rda else None
     if not alternate and not event and (copyright or not mods.imprinted):
         mods.imprinted = mods.imprinted or not copyright
-        return mods.origin(), True
+        if not _linkage(f)[0]:
+            return mods.origin(), True
     if rda and not event and not copyright:
         event = "publication"
     return _add(mods.root, "originInfo", attrib={"eventType": event} if event else None), False
@@ -564,7 +594,7 @@ def _imprint(roles: dict[str, str]):
                     _add(_add(origin, "place"), "placeTerm", text, {"type": "text"})
             elif role == "publisher" and not copyright:
                 _text(origin, "publisher", strip_isbd(value))
-        return origin if shared else _dropped_if_empty(origin)
+        return None if shared else _dropped_if_empty(origin)
     return handler
 
 
@@ -665,14 +695,7 @@ def _subject(mods: _Mods, f: Field):
 def _marc21_name_subject(kind: str):
     def handler(mods: _Mods, f: Field, alternate: bool):
         subject = _subject(mods, f)
-        name_part = Field(f.tag, indicators=f.indicators, subfields=_before(f.subfields, "t"))
-        family = kind == "personal" and f.indicators[0] == "3"
-        _marc21_name_element(subject, name_part, kind, {"type": "family" if family else kind})
-        title = _from(f.subfields, "t")
-        if title:
-            title_field = Field(f.tag, subfields=title)
-            _title_info(subject, strip_isbd(title_field.text("tfklmors")), numbers=title_field.get_all("n"),
-                        names=title_field.get_all("p"))
+        _name_and_title(subject, f, kind)
         _subdivisions(subject, f, MARC21_SUBDIVISIONS)
         return subject
     return handler
@@ -762,7 +785,7 @@ MARC21_HANDLERS = {
     "043": _marc21_043, "050": _marc21_classification, "060": _marc21_classification,
     "080": _marc21_classification, "082": _marc21_082, "084": _marc21_084, "086": _marc21_086,
     "100": _marc21_name, "110": _marc21_name, "111": _marc21_name,
-    "700": _marc21_name, "710": _marc21_name, "711": _marc21_name, "720": _marc21_name,
+    "700": _marc21_added_entry, "710": _marc21_added_entry, "711": _marc21_added_entry, "720": _marc21_name,
     "130": _marc21_title("uniform", "adfgklmors"), "240": _marc21_title("uniform", "adfgklmors"),
     "730": _marc21_title("uniform", "adfgklmors"), "210": _marc21_title("abbreviated"),
     "242": _marc21_title("translated"), "246": _marc21_title("alternative"),
@@ -1056,19 +1079,23 @@ def mods(record: MarcRecord, syntax: str) -> etree._Element:
     return tree.finish()
 
 
+def _linkage(field: Field) -> tuple[str, str]:
+    """(occurrence number, script identification code) of the $6 that links a field and its 880,
+    always a field's first subfield; the number is "" where it pairs nothing ("00": an 880 alone)."""
+    match = _LINK.match(field.subfields[0][1]) if field.subfields and field.subfields[0][0] == "6" else None
+    if match is None or (field.tag != "880" and match.group(1) != "880"):
+        return "", ""
+    occurrence = match.group(2)
+    return "" if occurrence == "00" else occurrence, match.group(3) or ""
+
+
 def _mark_alternate(tree: _Mods, element, field: Field, alternate: bool):
     """altRepGroup (the $6 occurrence) on both forms of a linked pair, and the 880's script."""
-    link = field.subfields[0][1]
     if element.tag in _NO_ALTERNATES:
         return
-    if alternate:
-        match = _LINK.match(link)
-        if match is None:
-            return
-        occurrence, script = match.group(2), tree.script(match.group(3) or "")
-        if script:
-            element.set("script", script)
-    else:
-        occurrence = link[4:6] if link.startswith("880-") else ""
-    if occurrence and occurrence.isdigit() and occurrence != "00":
+    occurrence, script = _linkage(field)
+    script = tree.script(script) if alternate else ""
+    if script:
+        element.set("script", script)
+    if occurrence:
         element.set("altRepGroup", occurrence)

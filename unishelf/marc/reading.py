@@ -65,6 +65,12 @@ class RawRecord:
     context: bytes = b""
 
 
+def xml_safe(text: str) -> str:
+    """`text` with each character XML 1.0 forbids (lone surrogates too) replaced by a space: lxml
+    refuses them, and a harvester's parser rejects the whole response for one."""
+    return XML_FORBIDDEN.sub(" ", text)
+
+
 def is_marcxml(path: Path, fmt: str = "auto") -> bool:
     if fmt != "auto":
         return fmt == "marcxml"
@@ -225,8 +231,9 @@ def _marcxml_chunks(path: Path, block_size: int = 1 << 20) -> Iterator[RawRecord
 def _parse_marcxml_record(chunk: bytes, namespaces: bytes, position: str) -> ReadRecord | Rejected:
     warnings = []
     text = chunk.decode("utf-8", "replace")
-    if XML_FORBIDDEN.search(text):
-        text = XML_FORBIDDEN.sub(" ", text)
+    safe = xml_safe(text)
+    if safe != text:
+        text = safe
         warnings.append("characters XML 1.0 forbids were replaced by spaces")
     wrapped = f"<wrapper {namespaces.decode('utf-8', 'replace')}>{text}</wrapper>"
     try:
