@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
+from xml.sax.saxutils import escape
 
 from lxml import etree
 from pymarc.marc8 import MARC8ToUnicode
@@ -69,6 +70,11 @@ def xml_safe(text: str) -> str:
     """`text` with each character XML 1.0 forbids (lone surrogates too) replaced by a space: lxml
     refuses them, and a harvester's parser rejects the whole response for one."""
     return XML_FORBIDDEN.sub(" ", text)
+
+
+def xml_escaped(text: str) -> str:
+    """`text` as character data of an XML document written as text: safe, and & < > escaped."""
+    return escape(xml_safe(text))
 
 
 def is_marcxml(path: Path, fmt: str = "auto") -> bool:

@@ -17,7 +17,7 @@ from datetime import datetime, timezone
 from typing import Iterator
 from xml.sax.saxutils import escape
 
-from unishelf.marc.reading import XML_FORBIDDEN
+from unishelf.marc.reading import xml_escaped, xml_safe
 from unishelf.marc.record import parse_iso2709
 from unishelf.marc.store import Change, Reader
 
@@ -33,12 +33,8 @@ HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n'
         f'xsi:schemaLocation="{OAI_NS} http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd">\n')
 
 
-def _text(value: str) -> str:
-    return escape(XML_FORBIDDEN.sub(" ", value))
-
-
 def _attribute(value: str) -> str:
-    return escape(XML_FORBIDDEN.sub(" ", value), {'"': "&quot;"})
+    return escape(xml_safe(value), {'"': "&quot;"})
 
 
 def _stamp(moment: datetime) -> str:
@@ -91,10 +87,10 @@ class Provider:
         try:
             request = parse_arguments(arguments)
         except OAIErrors as errors:
-            return self._errors(head + f"<request>{_text(base_url)}</request>\n", errors)
+            return self._errors(head + f"<request>{xml_escaped(base_url)}</request>\n", errors)
         attributes = "".join(f' {name}="{_attribute(value)}"'
                              for name, value in [("verb", request.verb), *request.arguments.items()])
-        head += f"<request{attributes}>{_text(base_url)}</request>\n"
+        head += f"<request{attributes}>{xml_escaped(base_url)}</request>\n"
         try:
             body = getattr(self, "_" + request.verb)(request, base_url, now)
         except OAIError as error:
@@ -103,7 +99,7 @@ class Provider:
 
     @staticmethod
     def _errors(head: str, errors: OAIErrors) -> Response:
-        body = [f'<error code="{e.code}">{_text(e.message)}</error>\n' for e in errors.errors]
+        body = [f'<error code="{e.code}">{xml_escaped(e.message)}</error>\n' for e in errors.errors]
         return Response(head, _encoded(*body), error=True)
 
     # -- the verbs ---------------------------------------------------------------------------
@@ -112,11 +108,11 @@ class Provider:
             first = next(reader.changes(), None)
             some_id = first.record_id if first else 1
         earliest = first.datestamp if first else _stamp(now)
-        emails = "".join(f"<adminEmail>{_text(str(e))}</adminEmail>" for e in self.config["admin_email"])
+        emails = "".join(f"<adminEmail>{xml_escaped(str(e))}</adminEmail>" for e in self.config["admin_email"])
         identifier = self.config["repository_identifier"]
         return _encoded(
-            f"<Identify><repositoryName>{_text(self.config['repository_name'])}</repositoryName>"
-            f"<baseURL>{_text(base_url)}</baseURL><protocolVersion>2.0</protocolVersion>{emails}"
+            f"<Identify><repositoryName>{xml_escaped(self.config['repository_name'])}</repositoryName>"
+            f"<baseURL>{xml_escaped(base_url)}</baseURL><protocolVersion>2.0</protocolVersion>{emails}"
             f"<earliestDatestamp>{earliest}</earliestDatestamp><deletedRecord>persistent</deletedRecord>"
             "<granularity>YYYY-MM-DDThh:mm:ssZ</granularity>"
             "<compression>gzip</compression><compression>deflate</compression>"
@@ -143,7 +139,7 @@ class Provider:
     def _ListSets(self, request: OAIRequest, base_url: str, now: datetime) -> Iterator[bytes]:
         if request.get("resumptionToken") is not None:
             raise OAIError("badResumptionToken", "ListSets fits in one response; this repository issued no token for it")
-        listed = "".join(f"<set><setSpec>{_text(d.spec)}</setSpec><setName>{_text(d.name)}</setName></set>"
+        listed = "".join(f"<set><setSpec>{xml_escaped(d.spec)}</setSpec><setName>{xml_escaped(d.name)}</setName></set>"
                          for d in self.sets.definitions())
         return _encoded(f"<ListSets>{listed}</ListSets>\n")
 
@@ -278,7 +274,7 @@ class Provider:
             specs = "".join([library_specs[code] for code in change.libraries if code in library_specs])
             specs += f"<setSpec>type:{change.material_type}</setSpec>"
             if configured and not change.deleted:
-                specs += "".join(f"<setSpec>{_text(spec)}</setSpec>" for spec, bitmap in configured
+                specs += "".join(f"<setSpec>{xml_escaped(spec)}</setSpec>" for spec, bitmap in configured
                                  if change.record_id in bitmap)
             status = ' status="deleted"' if change.deleted else ""
             header = (f"<header{status}><identifier>{prefix}{change.record_id}</identifier>"

@@ -7,27 +7,22 @@ same holdings over both protocols.
 """
 from __future__ import annotations
 
-from xml.sax.saxutils import escape
 
 from unishelf.marc.holdings import available_now
-from unishelf.marc.reading import XML_FORBIDDEN
+from unishelf.marc.reading import xml_escaped
 
 # opacxml.xsd's <holding> children that a store's holdings item fills, in the schema's order.
 HOLDING_ELEMENTS = (("library", "nucCode"), ("location", "localLocation"), ("call_number", "callNumber"),
                     ("note", "publicNote"))
-def _text(value: str) -> str:
-    return escape(XML_FORBIDDEN.sub(" ", value))
-
-
 def _holding(library: str, item: dict) -> str:
     values = {"library": library, **item}
-    parts = [f"<{element}>{_text(values[key])}</{element}>" for key, element in HOLDING_ELEMENTS if values.get(key)]
+    parts = [f"<{element}>{xml_escaped(values[key])}</{element}>" for key, element in HOLDING_ELEMENTS if values.get(key)]
     available = available_now(item)
     circulation = [f'<availableNow value="{int(available)}"/>']
     if item.get("status") and not available:
-        circulation.append(f"<restrictions>{_text(item['status'])}</restrictions>")
+        circulation.append(f"<restrictions>{xml_escaped(item['status'])}</restrictions>")
     if item.get("barcode"):
-        circulation.append(f"<itemId>{_text(item['barcode'])}</itemId>")
+        circulation.append(f"<itemId>{xml_escaped(item['barcode'])}</itemId>")
     circulation.append('<renewable value="1"/><onHold value="0"/>')
     circulations = f"<circulations><circulation>{''.join(circulation)}</circulation></circulations>"
     return f"<holding>{''.join(parts)}{circulations}</holding>"

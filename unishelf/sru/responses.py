@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from xml.sax.saxutils import escape, quoteattr
 
-from unishelf.marc.reading import XML_FORBIDDEN
+from unishelf.marc.reading import XML_FORBIDDEN, xml_escaped
 
 from .diagnostics import SRUDiagnostic
 from .record_schemas import DIAGNOSTIC_RECORD_SCHEMA
@@ -43,10 +43,6 @@ def dialect(version: str) -> Dialect:
     return OASIS if version == "2.0" else ZING
 
 
-def _text(value: str) -> str:
-    return escape(XML_FORBIDDEN.sub(" ", value))
-
-
 def _document(root: str, namespace: str, version: str, body: str, stylesheet: str | None) -> str:
     head = '<?xml version="1.0" encoding="UTF-8"?>\n'
     if stylesheet:
@@ -57,8 +53,8 @@ def _document(root: str, namespace: str, version: str, body: str, stylesheet: st
 
 def diagnostic_element(version: str, diagnostic: SRUDiagnostic) -> str:
     """One <diagnostic> in the version's diagnostic namespace: uri, details, message."""
-    details = f"<details>{_text(diagnostic.details)}</details>" if diagnostic.details else ""
-    message = f"<message>{_text(diagnostic.message)}</message>" if diagnostic.message else ""
+    details = f"<details>{xml_escaped(diagnostic.details)}</details>" if diagnostic.details else ""
+    message = f"<message>{xml_escaped(diagnostic.message)}</message>" if diagnostic.message else ""
     return (f'<diagnostic xmlns="{dialect(version).diagnostic_namespace}"><uri>{diagnostic.uri}</uri>'
             f"{details}{message}</diagnostic>")
 
@@ -74,7 +70,7 @@ def record_element(version: str, schema_identifier: str, data: str, escaping: st
     element = dialect(version).escaping_element
     content = escape(data) if escaping == "string" else data
     where = f"<zs:recordPosition>{position}</zs:recordPosition>" if position else ""
-    return (f"<zs:record><zs:recordSchema>{_text(schema_identifier)}</zs:recordSchema>"
+    return (f"<zs:record><zs:recordSchema>{xml_escaped(schema_identifier)}</zs:recordSchema>"
             f"<zs:{element}>{escaping}</zs:{element}><zs:recordData>{content}</zs:recordData>{where}</zs:record>")
 
 
@@ -92,7 +88,7 @@ def search_retrieve_response(version: str, number_of_records: int, records: list
     form = dialect(version)
     kept = ttl = ""
     if result_set:
-        kept = f"<zs:resultSetId>{_text(result_set[0])}</zs:resultSetId>"
+        kept = f"<zs:resultSetId>{xml_escaped(result_set[0])}</zs:resultSetId>"
         ttl = f"<zs:{form.ttl_element}>{result_set[1]}</zs:{form.ttl_element}>"
     body = [f"<zs:numberOfRecords>{number_of_records}</zs:numberOfRecords>", kept]
     if form.has_version:
@@ -109,7 +105,7 @@ def search_retrieve_response(version: str, number_of_records: int, records: list
 
 def scan_response(version: str, terms: list[tuple[str, int]], diagnostics: list[SRUDiagnostic],
                   stylesheet: str | None = None) -> str:
-    listed = "".join(f"<zs:term><zs:value>{_text(value)}</zs:value><zs:numberOfRecords>{count}"
+    listed = "".join(f"<zs:term><zs:value>{xml_escaped(value)}</zs:value><zs:numberOfRecords>{count}"
                      "</zs:numberOfRecords></zs:term>" for value, count in terms)
     body = (f"<zs:terms>{listed}</zs:terms>" if terms else "") + _diagnostics(version, diagnostics)
     return _document("scanResponse", dialect(version).scan_namespace, version, body, stylesheet)
