@@ -17,11 +17,11 @@ from .access_points import AccessPoints, isbn13, normalise_lccn, oclc_numbers, s
 from .reading import ReadRecord
 from .rendered_codec import CODEC
 from .record import MarcRecord, parse_iso2709
-from .store import ALL_KEY, StoredRecord, Writer, kind_key, term_key
+from .store import ALL_KEY, SEP, StoredRecord, Writer, kind_key, term_key
 
 MATCH_RULES = ("control", "oclc", "lccn", "isbn", "issn")
 CJK_FIRST = "\u3040"  # no CJK character sorts before this: a cheap test before the regex
-SHORT_TERM = 100      # characters: a word this short always fits an LMDB key with its prefix
+SHORT_TERM = 100      # characters: a postings key this short always fits LMDB's key size
 
 
 @dataclass
@@ -77,7 +77,9 @@ class Catalogue:
         self.renderers = renderers or {}
         self.match_rules = tuple(match_rules)
         self.holdings_fields = {m.tag: m for m in (holdings_fields or [HoldingsFieldMap("852")])}
-        self._word_prefixes = {name: term_key(name, "w", "").decode("utf-8") for name in points.points}
+        # access point -> register -> the start of its postings keys, as text (see `terms`)
+        self._prefixes = {name: {register: term_key(name, register, "").decode("utf-8") for register in "wfp"}
+                          for name in points.points}
 
     # -- reading a record's facts -------------------------------------------------------------
     def match_keys(self, record: MarcRecord, syntax: str, library: str | None) -> list[tuple[str, str]]:
@@ -125,31 +127,42 @@ class Catalogue:
         return entry, sortkeys
 
     def terms(self, entry: dict, kind: str) -> set[bytes]:
-        """The postings keys of an index entry (see `store.term_key`)."""
+        """The postings keys of an index entry (see `store.term_key`).
+
+        Keys are made as prefix + text, encoded once; only text long enough to need cutting to
+        LMDB's key size goes through `term_key`. Most values are ASCII, which has no CJK runs,
+        so their tokens and pairs need no script test: this is a loader's hottest loop."""
         terms = {ALL_KEY, kind_key(kind)}
         for name, values in entry.items():
             point = self.points[name]
+            prefixes = self._prefixes[name]
+            keys = []   # text keys
             if point.kind != "text":
                 words = set(values)
             else:
                 words = set()
                 for value in values:
                     if point.whole_field:
-                        terms.add(term_key(name, "f", value))
+                        keys.append(prefixes["f"] + value)
                     tokens = value.split(" ")
-                    for token in tokens:
-                        if token[0] >= CJK_FIRST and normalize.is_cjk(token):
-                            words.update(normalize.index_terms(token))
-                        else:
-                            words.add(token)
-                    if point.word_pairs and len(tokens) > 1:
-                        terms.update(term_key(name, "p", pair) for pair in normalize.word_pairs(tokens))
-            long_words = {w for w in words if len(w) > SHORT_TERM}
-            if long_words:  # the rare word that may need cutting to LMDB's key size
-                words -= long_words
-                terms.update(term_key(name, "w", w) for w in long_words)
-            prefix = self._word_prefixes[name]
-            terms.update(map(str.encode, [prefix + w for w in words]))
+                    if value.isascii():
+                        words.update(tokens)
+                        pairs = map(" ".join, zip(tokens, tokens[1:])) if point.word_pairs else ()
+                    else:
+                        for token in tokens:
+                            if token[0] >= CJK_FIRST and normalize.is_cjk(token):
+                                words.update(normalize.index_terms(token))
+                            else:
+                                words.add(token)
+                        pairs = normalize.word_pairs(tokens) if point.word_pairs else ()
+                    keys.extend(prefixes["p"] + pair for pair in pairs)
+            keys.extend(prefixes["w"] + word for word in words)
+            for key in keys:
+                if len(key) > SHORT_TERM:   # the rare key that may need cutting to LMDB's size
+                    point_name, register, text = key.split(SEP, 2)
+                    terms.add(term_key(point_name, register, text))
+                else:
+                    terms.add(key.encode("utf-8"))
         return terms
 
     def prepare(self, item: ReadRecord, library: str | None) -> Prepared:
