@@ -203,7 +203,7 @@ def test_a_request_without_a_responder_is_routed_and_staff_see_the_route(desk):
     shown = desk.ill("show", "3")
     assert "cost         CNY 4.00" in shown and "<- this one" in shown
     code, _, err = desk.run("ill", "request", "--library", "NORTH", "--title", "Nowhere to be found")
-    assert code == 1 and "no other member library holds the item in the union catalogue" in err
+    assert code == 1 and "no record of the union catalogue matches the title 'Nowhere to be found'" in err
     out = desk.ill("request", "--library", "NORTH", "--title", "History of Mary, Queen of Scots",
                    "--author", "Abbott, Jacob")
     assert "ILL-Request queued for CENTRAL" in out and "routed: CENTRAL -> SOUTH" in out

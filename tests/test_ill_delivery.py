@@ -376,3 +376,10 @@ def test_an_upload_over_the_maximum_size_is_not_kept_and_gets_552(area):
     assert list(area.drop_dir("NORTH").iterdir()) == []     # neither the file nor its partial upload
     assert upload("7.pdf", os.urandom(1000)) == []
     assert [p.stat().st_size for p in area.dropped("NORTH", 7)] == [1000]
+
+
+@pytest.mark.parametrize("size", [-5, 0, "lots"])
+def test_a_maximum_size_that_lets_nothing_in_is_a_config_error(size):
+    from unishelf.config import ConfigError, load_config
+    with pytest.raises(ConfigError, match="ill.delivery.max_size"):
+        load_config(None, {"ill.delivery.max_size": size})

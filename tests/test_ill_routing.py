@@ -50,7 +50,7 @@ class Network:
         router = Router(LIBRARIES, ORDER, 10)
         self.nodes = {code: Node(store, Directory(MEMBERS, [code]), settings=Settings(days_to_respond=2),
                                  clock=self.clock, router=router,
-                                 catalogue_search=self.catalog.engine if code == "NORTH" else None)
+                                 catalogue_search=(lambda: self.catalog.engine) if code == "NORTH" else None)
                       for code, store in self.stores.items()}
 
     def close(self):
@@ -241,16 +241,20 @@ def test_a_title_and_author_find_the_holding_libraries_when_few_records_match(ro
     params = {"item": {"title": title.rstrip(" /:"), "author": author}}
     transaction = routing.nodes["NORTH"].request("NORTH", None, params, "staff").transaction
     assert transaction.rota == ["SOUTH", "CENTRAL", "EAST", "WEST"]
-    with pytest.raises(NotRoutable, match="no other member library holds"):   # no record by that author
+    with pytest.raises(NotRoutable, match="no record of the union catalogue matches the title .* and author"):
         routing.nodes["NORTH"].request("NORTH", None, {"item": {"title": title, "author": "Nobody Atall"}}, "staff")
+    params = {"item": {"title": title, "author": "--"}}   # an author with no word to search for is left out
+    assert routing.nodes["NORTH"].request("NORTH", None, params, "staff").transaction.rota[0] == "SOUTH"
 
 
 def test_a_title_that_matches_many_records_is_too_vague_to_route(routing):
     routing.nodes["NORTH"].router.max_title_matches = 2
     with pytest.raises(NotRoutable, match=r"records of the union catalogue match the title 'history'"):
         routing.nodes["NORTH"].request("NORTH", None, {"item": {"title": "history"}}, "staff")
-    with pytest.raises(NotRoutable, match="no other member library holds"):
+    with pytest.raises(NotRoutable, match="no other member library holds the item"):   # no word to search for
         routing.nodes["NORTH"].request("NORTH", None, {"item": {"title": "!!"}}, "staff")
+    with pytest.raises(NotRoutable, match="no record of the union catalogue matches the title 'zzyzx"):
+        routing.nodes["NORTH"].request("NORTH", None, {"item": {"title": "zzyzx " * 100_000}}, "staff")
     assert routing.transactions("NORTH") == []
 
 

@@ -266,7 +266,8 @@ def _validate_ill(data: dict, codes: set, source):
             raise ConfigError(source, f"ill.timers.{key}", "must be true or false")
     if not isinstance(ill["routing"]["days_to_respond"], int) or ill["routing"]["days_to_respond"] < 0:
         raise ConfigError(source, "ill.routing.days_to_respond", "must be a whole number of days (0 or more)")
-    if parse_size(ill["delivery"]["max_size"]) is None:
+    size = parse_size(ill["delivery"]["max_size"])
+    if size is None or size < 1:
         raise ConfigError(source, "ill.delivery.max_size", f"{ill['delivery']['max_size']!r} is not a size like 500MiB")
     size = parse_size(ill["limits"]["apdu_size"])
     if size is None or size < 1024:

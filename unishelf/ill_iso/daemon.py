@@ -6,6 +6,7 @@ in the store: a restart reads the outbox and the timers again and carries on.
 """
 from __future__ import annotations
 
+import functools
 import logging
 
 from twisted.application import service
@@ -138,5 +139,5 @@ def service_from_config(catalog) -> ILLService:
     config = catalog.config
     directory = Directory.from_config(config)
     node = Node(catalog.store, directory, Machine(), Settings.from_config(config), router=Router.from_config(config),
-                catalogue_search=catalogue_search(config, catalog.store))
+                catalogue_search=functools.partial(catalogue_search, config, catalog.store))
     return ILLService(node, Outbox(catalog.store, RetryPolicy.from_config(config)), config)

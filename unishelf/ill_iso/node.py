@@ -9,10 +9,12 @@ consistent state, and an APDU a peer sends again is recognised by its digest and
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Callable
 
 from unishelf.ill_iso import primitives
 from unishelf.ill_iso.apdus import ILLDecodeError, decode_apdu, encode_apdu, header, system_id, transaction_id
@@ -94,13 +96,19 @@ def node_for_store(config, store) -> "Node":
     with store.reading() as reader:
         stamped = reader.ill_served()
     return Node(store, Directory.from_config(config, stamped=stamped), settings=Settings.from_config(config),
-                router=Router.from_config(config), catalogue_search=catalogue_search(config, store))
+                router=Router.from_config(config), catalogue_search=functools.partial(catalogue_search, config, store))
 
 
 def catalogue_search(config, store) -> Engine:
     """The search engine over the union catalogue in `store`: it finds the records of a request
-    that gives only a title."""
-    return Engine(store, AccessPoints.from_file(config.path("indexes")))
+    that gives only a title. Made when such a request comes (`Node.catalogue_search` takes
+    this with its arguments), so other staff commands never read the index definitions."""
+    return Engine(store, _access_points(str(config.path("indexes"))))
+
+
+@functools.lru_cache(maxsize=4)
+def _access_points(path: str) -> AccessPoints:
+    return AccessPoints.from_file(path)
 
 
 def route_of(reader, transaction: Transaction) -> list[Transaction]:
@@ -138,14 +146,14 @@ def digest(data: bytes) -> bytes:
 class Node:
     def __init__(self, store, directory: Directory, machine: Machine | None = None,
                  settings: Settings = Settings(), clock=None, router: Router | None = None,
-                 catalogue_search: Engine | None = None):
+                 catalogue_search: Callable[[], Engine] | None = None):
         self.store = store
         self.directory = directory
         self.machine = machine or Machine()
         self.settings = settings
         self.clock = clock or (lambda: datetime.now(timezone.utc))
         self.router = router
-        self.catalogue_search = catalogue_search
+        self.catalogue_search = catalogue_search   # the engine that routes by title, made on first use
 
     # -- staff: service primitives --------------------------------------------------------
     def request(self, library: str, responder: str | None, params: dict, by: str) -> Outcome:
@@ -278,12 +286,15 @@ class Node:
         if query is None or self.catalogue_search is None:
             return []
         try:
-            found = self.catalogue_search.search_in(reader, query).bitmap
-        except QueryError:   # a title with no searchable word
-            return []
+            found = self.catalogue_search().search_in(reader, query).bitmap
+        except QueryError:
+            found = ()
+        if not found:
+            raise NotRoutable(f"no record of the union catalogue matches the title {item['title'][:200]!r}"
+                              + (" and author" if item.get("author") else "") + ": name the record, an ISBN or an ISSN")
         if len(found) > self.router.max_title_matches:
             raise NotRoutable(f"{len(found)} records of the union catalogue match the title "
-                              f"{item['title']!r}: name the record, an ISBN or an ISSN")
+                              f"{item['title'][:200]!r}: name the record, an ISBN or an ISSN")
         return list(found)
 
     def _third_party(self, transaction: Transaction) -> dict:

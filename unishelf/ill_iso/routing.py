@@ -15,6 +15,7 @@ from unishelf.config import Library
 from unishelf.ill_iso.primitives import amount
 from unishelf.marc.access_points import isbn13
 from unishelf.marc.holdings import available_now
+from unishelf.marc.normalize import fold_tokens
 from unishelf.search.tree import And, Node, Term
 
 FEE_SERVICE = {"loan": "loan", "copy-non-returnable": "copy"}
@@ -108,10 +109,18 @@ def match_keys(item: dict) -> list[str]:
 
 def title_query(item: dict) -> Node | None:
     """The union-catalogue query for an Item-Id with no ISBN or ISSN: its title as a phrase in
-    the title access point and, when it names one, every word of its author."""
-    title = (item.get("title") or "").strip()
+    the title access point and, when it names one, every word of its author. Peers and Z39.50
+    clients write these, so each is cut to its first QUERY_WORDS words; one with no word to
+    search for is left out (None: the title has none)."""
+    title, author = (_searchable(item.get("title")), _searchable(item.get("author")))
     if not title:
         return None
     query = Term("title", title, structure="phrase")
-    author = (item.get("author") or "").strip()
     return And(query, Term("author", author, structure="words")) if author else query
+
+
+QUERY_WORDS = 32
+
+
+def _searchable(text: str | None) -> str:
+    return " ".join(fold_tokens(text or "")[:QUERY_WORDS])
