@@ -289,13 +289,12 @@ class Node:
             found = self.catalogue_search().search_in(reader, query).bitmap
         except QueryError:
             found = ()
-        if not found:
-            raise NotRoutable(f"no record of the union catalogue matches the title {item['title'][:200]!r}"
-                              + (" and author" if item.get("author") else "") + ": name the record, an ISBN or an ISSN")
-        if len(found) > self.router.max_title_matches:
-            raise NotRoutable(f"{len(found)} records of the union catalogue match the title "
-                              f"{item['title'][:200]!r}: name the record, an ISBN or an ISSN")
-        return list(found)
+        if found and len(found) <= self.router.max_title_matches:
+            return list(found)
+        matched = (f"no record of the union catalogue matches the title {item['title'][:200]!r}"
+                   + (" and author" if item.get("author") else "") if not found else
+                   f"{len(found)} records of the union catalogue match the title {item['title'][:200]!r}")
+        raise NotRoutable(f"{matched}: name the record, an ISBN or an ISSN")
 
     def _third_party(self, transaction: Transaction) -> dict:
         """A routed request's Third-Party-Info: the libraries still to ask, those already asked."""

@@ -19,6 +19,7 @@ from unishelf.marc.normalize import fold_tokens
 from unishelf.search.tree import And, Node, Term
 
 FEE_SERVICE = {"loan": "loan", "copy-non-returnable": "copy"}
+QUERY_WORDS = 32   # words of a title or author searched for: peers and clients write them
 
 
 @dataclass(frozen=True)
@@ -117,9 +118,6 @@ def title_query(item: dict) -> Node | None:
         return None
     query = Term("title", title, structure="phrase")
     return And(query, Term("author", author, structure="words")) if author else query
-
-
-QUERY_WORDS = 32
 
 
 def _searchable(text: str | None) -> str:
