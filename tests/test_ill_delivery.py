@@ -19,12 +19,13 @@ import pytest
 import yaml
 from conftest import serving
 from twisted.internet.testing import MemoryReactorClock
+from twisted.python import filepath
 
 from unishelf.auth import Users, hash_password
-from unishelf.config import load_config
+from unishelf.config import ConfigError, load_config
 from unishelf.ill_iso.delivery import (BadSignature, CheckFailed, DeliveryArea, DeliveryError, DeliverySettings,
                                        FileGone, LinkExpired, MalformedLink, NothingToDeliver, fetch, safe_name)
-from unishelf.ill_iso.ftp_drop import PURGE_SECONDS, DeliveryService
+from unishelf.ill_iso.ftp_drop import PURGE_SECONDS, DeliveryService, DropShell, TooLarge
 
 NOW = datetime(2030, 1, 10, 9, 30, tzinfo=timezone.utc)
 
@@ -244,6 +245,22 @@ def test_staff_upload_to_their_own_librarys_drop(node):
         assert sorted(nora.nlst()) == ["51", "52-文献复印件.pdf"]
 
 
+def test_an_upload_after_type_a_is_stored_and_sent_back_byte_for_byte(node):
+    """Windows ftp.exe sends TYPE A before STOR; a scan must still arrive unchanged."""
+    port, area = node
+    content = scan(20_000) + b"\r\nline\nend\r"
+    with staff_ftp(port, "nora") as nora:
+        nora.voidcmd("TYPE A")
+        with nora.transfercmd("STOR 90.pdf") as data:        # storbinary would send TYPE I first
+            data.sendall(content)
+        nora.voidresp()
+        with nora.transfercmd("RETR 90.pdf") as data:
+            returned = b"".join(iter(lambda: data.recv(65536), b""))
+        nora.voidresp()
+    assert returned == content
+    assert [p.read_bytes() for p in area.dropped("NORTH", 90)] == [content]
+
+
 def test_ftp_lets_in_only_ill_staff_of_a_library(node):
     port, _ = node
     for user, given in (("nora", "wrong"), ("nobody", password("nora")), ("cato", password("cato")),
@@ -338,9 +355,6 @@ def test_fetch_refuses_announcements_it_cannot_check_or_keep(tmp_path):
 
 
 def test_an_upload_appears_in_the_drop_only_once_it_has_arrived_whole(area):
-    from twisted.python import filepath
-
-    from unishelf.ill_iso.ftp_drop import DropShell
     shell = DropShell(filepath.FilePath(str(area.drop_dir("NORTH"))), area.settings.max_size)
     upload = shell.openForWriting(["5.pdf"]).result
     consumer, data = upload.receive().result, scan(1000)
@@ -354,9 +368,6 @@ def test_an_upload_appears_in_the_drop_only_once_it_has_arrived_whole(area):
 
 
 def test_an_upload_over_the_maximum_size_is_not_kept_and_gets_552(area):
-    from twisted.python import filepath
-
-    from unishelf.ill_iso.ftp_drop import DropShell, TooLarge
     shell = DropShell(filepath.FilePath(str(area.drop_dir("NORTH"))), 1000)
 
     def upload(name: str, data: bytes) -> list:
@@ -378,8 +389,30 @@ def test_an_upload_over_the_maximum_size_is_not_kept_and_gets_552(area):
     assert [p.stat().st_size for p in area.dropped("NORTH", 7)] == [1000]
 
 
+def test_uploads_of_one_name_at_once_each_write_their_own_partial_file(area):
+    drop = area.drop_dir("NORTH")
+    shell = DropShell(filepath.FilePath(str(drop)), 1000)
+    first, second, too_large = uploads = [shell.openForWriting(["8.pdf"]).result for _ in range(3)]
+    contents = [os.urandom(600), os.urandom(700), os.urandom(1001)]
+    consumers = [upload.receive().result for upload in uploads]
+    for start in range(0, 1001, 400):                                      # the three arrive interleaved
+        for consumer, data in zip(consumers, contents):
+            consumer.write(data[start:start + 400])
+    for consumer in consumers:
+        consumer.unregisterProducer()
+    assert len(list(drop.iterdir())) == 3 and area.dropped("NORTH", 8) == []
+    failures = []
+    too_large.close().addErrback(failures.append)
+    assert [failure.check(TooLarge) for failure in failures] == [TooLarge]
+    assert len(list(drop.iterdir())) == 2                                   # only its own partial file went
+    first.close()
+    assert [p.read_bytes() for p in area.dropped("NORTH", 8)] == [contents[0]]
+    second.close()                                                          # the last to finish wins
+    assert [p.read_bytes() for p in area.dropped("NORTH", 8)] == [contents[1]]
+    assert os.listdir(drop) == ["8.pdf"]
+
+
 @pytest.mark.parametrize("size", [-5, 0, "lots"])
 def test_a_maximum_size_that_lets_nothing_in_is_a_config_error(size):
-    from unishelf.config import ConfigError, load_config
     with pytest.raises(ConfigError, match="ill.delivery.max_size"):
         load_config(None, {"ill.delivery.max_size": size})

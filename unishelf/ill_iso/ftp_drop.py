@@ -9,6 +9,8 @@ purge.
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 
 from twisted.application import service
 from twisted.cred import credentials, error, portal
@@ -82,13 +84,16 @@ class _CappedWriter:
 
 class _RenamedWhenDone:
     """An upload written under a hidden name and given its own when the transfer is complete,
-    so `ship --dropped` never takes a scan still arriving (the drop ignores hidden files). One
-    over `max_size` is deleted instead: `take` would refuse it anyway."""
+    so `ship --dropped` never takes a scan still arriving (the drop ignores hidden files). Each
+    upload has its own `.NAME.XXXXXXXX.part`, so two uploads of one name at once do not write
+    into each other: the last to finish wins. One over `max_size` is deleted instead: `take`
+    would refuse it anyway."""
 
-    def __init__(self, partial: filepath.FilePath, final: filepath.FilePath, max_size: int):
-        self.partial = partial
+    def __init__(self, final: filepath.FilePath, max_size: int):
+        descriptor, partial = tempfile.mkstemp(dir=final.dirname(), prefix=f".{final.basename()}.", suffix=".part")
+        self.partial = filepath.FilePath(partial)
         self.final = final
-        self.writer = _CappedWriter(partial.open("w"), max_size)
+        self.writer = _CappedWriter(os.fdopen(descriptor, "wb"), max_size)
 
     def receive(self):
         return defer.succeed(self.writer)   # it closes the file when the data ends
@@ -114,9 +119,8 @@ class DropShell(ftp.FTPShell):
         final = self._path(path)
         if final.isdir():
             return defer.fail(IsADirectoryError(path))
-        partial = final.sibling(f".{final.basename()}.part")
         try:
-            return defer.succeed(_RenamedWhenDone(partial, final, self.max_size))
+            return defer.succeed(_RenamedWhenDone(final, self.max_size))
         except OSError as error:
             return ftp.errnoToFailure(error.errno, path)
 
@@ -152,6 +156,13 @@ class DropFTP(ftp.FTP):
     def ftp_NLST(self, path=""):
         """A bare NLST (ftplib's nlst(), Windows ftp's ls) lists the working directory."""
         return super().ftp_NLST(path)
+
+    def type_A(self, code):
+        """Acknowledged, but transfers stay binary: scans are binary, and Twisted's ASCII
+        conversion fails on bytes (426 for Windows ftp.exe, which sends TYPE A by default)."""
+        reply = super().type_A(code)
+        self.binary = True
+        return reply
 
     def ftp_PORT(self, address):
         """Passive mode only: PORT would let a logged-in user make the node connect anywhere."""
