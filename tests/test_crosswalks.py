@@ -427,3 +427,82 @@ def test_an_008_with_its_spaces_collapsed_gives_no_language_or_genres_from_wrong
     assert document.findall(f"{{{MODS_NS}}}genre[@authority='marcgt']") == []
     assert ("language", "urd") not in dublin_core(record, "marc21")
     assert document.find(f".//{{{MODS_NS}}}dateIssued").text == "1983"
+
+
+def test_a_title_only_name_title_entry_has_no_empty_name():
+    record = MarcRecord("00000nam a2200000 a 4500", [
+        Field("245", indicators="00", subfields=[("a", "Collected plays /")]),
+        Field("700", indicators=" 2", subfields=[("t", "Chaĭka.")]),
+    ])
+    root = reparsed(mods(record, "marc21"))
+    assert MODS_SCHEMA.validate(root), MODS_SCHEMA.error_log
+    work = root.find("m:relatedItem[@type='constituent']", NS)
+    assert work.findtext("m:titleInfo/m:title", namespaces=NS) == "Chaĭka"
+    assert work.find("m:name", NS) is None
+
+
+@pytest.mark.parametrize("title", [".", " ; ", " /"])
+def test_a_name_entry_whose_title_is_only_punctuation_stays_a_name(title):
+    record = MarcRecord("00000nam a2200000 a 4500", [
+        Field("245", indicators="00", subfields=[("a", "Collected plays /")]),
+        Field("700", indicators="1 ", subfields=[("a", "Smith, John,"), ("e", "translator."), ("t", title)]),
+    ])
+    root = reparsed(mods(record, "marc21"))
+    assert MODS_SCHEMA.validate(root), MODS_SCHEMA.error_log
+    assert root.find("m:relatedItem", NS) is None
+    name = root.find("m:name", NS)
+    assert (name.findtext("m:namePart", namespaces=NS), name.findtext("m:role/m:roleTerm", namespaces=NS)) == \
+        ("Smith, John", "translator")
+
+
+@pytest.mark.parametrize("latin, vernacular", [([("t", "Chaĭka.")], []), ([], [("t", "Чайка.")])])
+def test_a_linked_name_title_entry_and_its_880_are_one_work_when_either_has_the_title(latin, vernacular):
+    record = MarcRecord("00000nam a2200000 a 4500", [
+        Field("245", indicators="00", subfields=[("a", "Collected plays /")]),
+        Field("700", indicators="12", subfields=[("6", "880-04"), ("a", "Chekhov, Anton Pavlovich,"), *latin]),
+        Field("880", indicators="12", subfields=[("6", "700-04/(N"), ("a", "Чехов, Антон Павлович,"), *vernacular]),
+    ])
+    root = reparsed(mods(record, "marc21"))
+    assert MODS_SCHEMA.validate(root), MODS_SCHEMA.error_log
+    assert root.find("m:name", NS) is None
+    (work,) = root.findall("m:relatedItem[@type='constituent']", NS)
+    assert [(name.get("altRepGroup"), name.get("script"), name.findtext("m:namePart", namespaces=NS))
+            for name in work.findall("m:name", NS)] == [("04", None, "Chekhov, Anton Pavlovich"),
+                                                       ("04", "Cyrl", "Чехов, Антон Павлович")]
+    assert [title.get("altRepGroup") for title in work.findall("m:titleInfo", NS)] == ["04"]
+
+
+def test_a_linked_extent_and_its_880_pair_in_physical_descriptions_of_their_own():
+    record = MarcRecord("00000nam a2200000 a 4500", [
+        Field("008", value="000101s1999    ru            000 0 rus  "),
+        Field("245", indicators="00", subfields=[("a", "Chaĭka")]),
+        Field("300", indicators="  ", subfields=[("6", "880-05"), ("a", "201 p. ;"), ("c", "20 cm")]),
+        Field("300", indicators="  ", subfields=[("a", "1 map")]),
+        Field("338", indicators="  ", subfields=[("a", "volume")]),
+        Field("880", indicators="  ", subfields=[("6", "300-05/(N"), ("a", "201 с. ;"), ("c", "20 см")]),
+    ])
+    root = reparsed(mods(record, "marc21"))
+    assert MODS_SCHEMA.validate(root), MODS_SCHEMA.error_log
+    groups = {}
+    for physical in root.findall("m:physicalDescription", NS):
+        groups.setdefault(physical.get("altRepGroup"), []).append(
+            (physical.get("script"), [(etree.QName(e).localname, e.text) for e in physical]))
+    assert groups == {None: [(None, [("extent", "1 map"), ("form", "volume")])],
+                      "05": [(None, [("extent", "201 p. ; 20 cm")]), ("Cyrl", [("extent", "201 с. ; 20 см")])]}
+
+
+def test_no_attribute_is_written_blank():
+    record = MarcRecord("00000nam a2200000 a 4500", [
+        Field("003", value="\x01"),
+        Field("001", value="1"),
+        Field("245", indicators="00", subfields=[("a", "A title")]),
+        Field("246", indicators="3 ", subfields=[("i", "\x02:"), ("a", "Other title")]),
+        Field("650", indicators=" 7", subfields=[("a", "Topic"), ("2", " ")]),
+        Field("700", indicators="1 ", subfields=[("i", "\x1f:"), ("a", "Smith, John."), ("t", "Works.")]),
+        Field("856", indicators="40", subfields=[("u", "http://example.org/"), ("y", "\x03"), ("z", "\x04")]),
+    ])
+    root = reparsed(mods(record, "marc21"))
+    assert MODS_SCHEMA.validate(root), MODS_SCHEMA.error_log
+    assert root.find("m:relatedItem", NS).findtext("m:titleInfo/m:title", namespaces=NS) == "Works"
+    assert [(element.tag, key) for element in root.iter() for key, value in element.attrib.items()
+            if not value.strip()] == []

@@ -10,8 +10,9 @@ description. UNIMARC gets the same core.
 
 An 880 field (vernacular script) becomes the element of the field it links to; both elements
 carry the $6 occurrence number as altRepGroup, the 880 one also its script as ISO 15924. A
-linked edition or imprint takes an originInfo of its own rather than the record's, which could
-hold only one pair; a name/title added entry's 880 joins the entry's relatedItem.
+linked edition, imprint or extent takes an originInfo or physicalDescription of its own rather
+than the record's, which could hold only one pair; a name/title added entry's 880 joins the
+entry's relatedItem.
 
 As with Dublin Core, one pass over the fields with a table of tag handlers builds the tree; the
 top-level elements are put in LoC's order at the end.
@@ -67,8 +68,10 @@ CJK_SCRIPTS = {"jpn": "Jpan", "kor": "Kore"}
 
 
 def _add(parent, name: str, text: str | None = None, attrib: dict | None = None):
-    """A new child element, its text and attribute values written by `xml_text`."""
-    element = _SUB_ELEMENT(parent, _TAG[name], attrib and {key: xml_text(value) for key, value in attrib.items()})
+    """A new child element, its text and attribute values written by `xml_text`; an attribute
+    left blank (a $2 of a space, a label of control characters) is left out: it says nothing."""
+    element = _SUB_ELEMENT(parent, _TAG[name], attrib and {
+        key: written for key, value in attrib.items() if (written := xml_text(value)).strip()})
     if text is not None:
         element.text = xml_text(text)
     return element
@@ -90,16 +93,18 @@ def _dropped_if_empty(element):
 class _Mods:
     """One record's MODS tree while its fields are read: the elements several fields add to."""
 
-    __slots__ = ("root", "syntax", "leader", "language", "imprinted", "works", "_origin", "_physical", "_info",
-                 "_identifier", "_identifier_source", "_languages")
+    __slots__ = ("root", "syntax", "leader", "fields", "language", "imprinted", "works", "_titled_works", "_origin",
+                 "_physical", "_info", "_identifier", "_identifier_source", "_languages")
 
-    def __init__(self, leader: str, syntax: str):
+    def __init__(self, leader: str, syntax: str, fields: list[Field]):
         self.root = etree.Element(_TAG["mods"], nsmap={None: MODS_NS, "xsi": XSI_NS})
         self.syntax = syntax
         self.leader = leader
+        self.fields = fields
         self.language = ""
         self.imprinted = False  # whether the record's own originInfo has its publication statement
         self.works: dict[str, etree._Element] = {}  # linked name/title entries' relatedItem by $6 occurrence
+        self._titled_works: set[str] | None = None
         self._origin = self._physical = self._info = self._identifier = None
         self._identifier_source = ""
         self._languages: set[tuple[str, str]] = set()
@@ -114,6 +119,14 @@ class _Mods:
             self._physical = _add(self.root, "physicalDescription")
         return self._physical
 
+    def titled_works(self) -> set[str]:
+        """The $6 occurrences of the 700, 710 and 711 fields (and their 880s) with a title, read
+        once a linked added entry comes: its 880 is still ahead."""
+        if self._titled_works is None:
+            self._titled_works = {_linkage(f)[0] for f in self.fields
+                                  if f.linked_tag in ("700", "710", "711") and _has_title(f)}
+        return self._titled_works
+
     def info(self):
         if self._info is None:
             self._info = _add(self.root, "recordInfo")
@@ -122,12 +135,12 @@ class _Mods:
     def record_identifier(self, value: str):
         self._identifier = _text(self.info(), "recordIdentifier", value)
         if self._identifier is not None and self._identifier_source:
-            self._identifier.set("source", xml_text(self._identifier_source))
+            self._identifier.set("source", self._identifier_source)
 
     def identifier_source(self, value: str):
-        self._identifier_source = value.strip()
+        self._identifier_source = xml_text(value).strip()
         if self._identifier is not None and self._identifier_source:
-            self._identifier.set("source", xml_text(self._identifier_source))
+            self._identifier.set("source", self._identifier_source)
 
     def add_language(self, code: str, authority: str = "iso639-2b", part: str = ""):
         if (code, part) in self._languages:
@@ -494,14 +507,22 @@ def _marc21_name(mods: _Mods, f: Field, alternate: bool):
     return _marc21_name_element(mods.root, f, kind or "", attrib)
 
 
+def _has_title(f: Field) -> bool:
+    """Whether a name field's $t has a title. One of punctuation only (".", " ; ") names no work:
+    LoC's relatedItem for a name/title entry is the work its title names, so such a field keeps
+    LoC's mapping of an entry without $t, a name, rather than losing the name with the work."""
+    return bool(strip_isbd(xml_text(f.text("t"))))
+
+
 def _marc21_added_entry(mods: _Mods, f: Field, alternate: bool):
     """700, 710, 711: a name; with a title ($t), the work it names, as LoC maps it: a
     <relatedItem> ("constituent" for an analytic, second indicator 2) with the author's name and
     the work's title. An 880 joins its counterpart's relatedItem, altRepGroup pairing the names
-    and the titles."""
-    if not f.text("t").strip():
-        return _marc21_name(mods, f, alternate)
+    and the titles; a linked pair is a work when either field has a title, so that its names
+    pair with each other, not one in the relatedItem with one outside."""
     occurrence = _linkage(f)[0]
+    if not (_has_title(f) or occurrence and occurrence in mods.titled_works()):
+        return _marc21_name(mods, f, alternate)
     related = mods.works.get(occurrence)
     if related is None:
         attrib = {"type": "constituent"} if f.indicators[1:2] == "2" else {}
@@ -515,11 +536,12 @@ def _marc21_added_entry(mods: _Mods, f: Field, alternate: bool):
 
 
 def _name_and_title(parent, f: Field, kind: str):
-    """(<name>, <titleInfo>) of a name/title field: the name from the subfields before $t, the
-    work's title from $t on."""
+    """(<name>, <titleInfo>) of a name/title field: the name from the subfields before $t (none
+    when $t comes first), the work's title from $t on."""
     family = kind == "personal" and f.indicators[0] == "3"
-    name = _marc21_name_element(parent, Field(f.tag, indicators=f.indicators, subfields=_before(f.subfields, "t")),
-                                kind, {"type": "family" if family else kind})
+    name = _dropped_if_empty(_marc21_name_element(
+        parent, Field(f.tag, indicators=f.indicators, subfields=_before(f.subfields, "t")), kind,
+        {"type": "family" if family else kind}))
     title = Field(f.tag, subfields=_from(f.subfields, "t"))
     return name, _title_info(parent, strip_isbd(title.text("tfklmors")), numbers=title.get_all("n"),
                              names=title.get_all("p"))
@@ -599,9 +621,11 @@ def _imprint(roles: dict[str, str]):
 
 
 def _marc21_extent(mods: _Mods, f: Field, alternate: bool):
-    if not alternate:
+    """300 in the record's physicalDescription, or (as 250) in one of its own for either field of
+    a linked pair: the record's holds the 008 form and 336-338 of no pair."""
+    if not (alternate or _linkage(f)[0]):
         _text(mods.physical(), "extent", f.text("abcefg"))
-        return mods.physical()
+        return None
     physical = _add(mods.root, "physicalDescription")
     _text(physical, "extent", f.text("abcefg"))
     return _dropped_if_empty(physical)
@@ -1053,7 +1077,7 @@ UNIMARC_HANDLERS = {
 def mods(record: MarcRecord, syntax: str) -> etree._Element:
     """The record as a <mods> element (MODS 3.7, with its schema location)."""
     unimarc = syntax == "unimarc"
-    tree = _Mods(record.leader, syntax)
+    tree = _Mods(record.leader, syntax, record.fields)
     root = tree.root
     root.set("version", MODS_VERSION)
     root.set(f"{{{XSI_NS}}}schemaLocation", f"{MODS_NS} {MODS_SCHEMA}")
