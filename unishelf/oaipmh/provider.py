@@ -7,10 +7,12 @@ its own short read transaction, so memory stays flat and writers are never held 
 
 Lists walk the store's change log, where each record's latest change sits in sequence order with
 its datestamp (which never goes back): from/until become a range of the log found by bisection,
-and a resumption token is the last sequence sent (see tokens.py).
+and a resumption token is the last sequence sent (see tokens.py). Once a list page has gone
+out, `prepare` renders the next one while the harvester reads (see read_ahead.py).
 """
 from __future__ import annotations
 
+import functools
 import itertools
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -23,6 +25,7 @@ from unishelf.marc.store import Change, Reader
 
 from .arguments import OAIError, OAIErrors, OAIRequest, datestamp_bounds, parse_arguments
 from .formats import FORMATS, MetadataFormat
+from .read_ahead import PAGE_BYTES, KeptPage, NextPage, ReadAhead
 from .sets import SetCatalogue, SetMembers
 from .tokens import BadToken, ResumptionToken
 
@@ -43,11 +46,13 @@ def _stamp(moment: datetime) -> str:
 
 @dataclass
 class Response:
-    """A response document: `chunks()` yields its UTF-8 bytes; `error` says if it is an error."""
+    """A response document: `chunks()` yields its UTF-8 bytes; `error` says if it is an error;
+    `next_page` is the page its resumption token asks for, worth preparing once it has gone."""
 
     head: str
     body: Iterator[bytes]
     error: bool = False
+    next_page: NextPage | None = None
 
     def chunks(self) -> Iterator[bytes]:
         yield self.head.encode("utf-8")
@@ -78,6 +83,8 @@ class Provider:
         self.prefix = f"oai:{self.config['repository_identifier']}:"
         # member library code -> its setSpec element (codes are letters, digits, - and _)
         self.library_specs = {code: f"<setSpec>library:{code}</setSpec>" for code in self.sets.libraries}
+        self.read_ahead = ReadAhead(self.config["read_ahead"])
+        self._built_in_specs = functools.lru_cache(maxsize=4096)(self._library_and_type_specs)
 
     # -- the request ------------------------------------------------------------------------
     def respond(self, arguments: dict[str, list[str]], base_url: str, now: datetime | None = None) -> Response:
@@ -92,10 +99,36 @@ class Provider:
                              for name, value in [("verb", request.verb), *request.arguments.items()])
         head += f"<request{attributes}>{xml_escaped(base_url)}</request>\n"
         try:
-            body = getattr(self, "_" + request.verb)(request, base_url, now)
+            if request.verb in ("ListRecords", "ListIdentifiers"):
+                body, next_page = self._list(request, now)
+            else:
+                body, next_page = getattr(self, "_" + request.verb)(request, base_url, now), None
         except OAIError as error:
             return self._errors(head, OAIErrors([error]))
-        return Response(head, body)
+        return Response(head, body, next_page=next_page)
+
+    def prepare(self, page: NextPage, now: datetime | None = None):
+        """Render `page` ahead of its request and keep it, unless the store has changed since
+        the page before it (a changing store would make the work wasted)."""
+        if not self.read_ahead.pages:
+            return
+        now = now or datetime.now(timezone.utc)
+        with self.store.reading() as reader:
+            if reader.counter("seq") != page.seq:
+                return
+        request = parse_arguments({"verb": [page.verb], "resumptionToken": [page.token]})
+        try:
+            body, next_page = self._list(request, now)
+        except OAIError:   # an expired token, or the rest of the list changed away: nothing to keep
+            return
+        pieces, size = [], 0
+        for piece in body:
+            size += len(piece)
+            if size > PAGE_BYTES:
+                body.close()
+                return
+            pieces.append(piece)
+        self.read_ahead.keep(page.verb, page.token, KeptPage(pieces, next_page, page.seq, now.timestamp()))
 
     @staticmethod
     def _errors(head: str, errors: OAIErrors) -> Response:
@@ -152,22 +185,22 @@ class Provider:
                                f"this item is not available as {metadata_format.prefix}")
             change = next(reader.changes(record.seq - 1))   # the record's latest change
             rendered = self._render(reader, [change], metadata_format, self.sets.configured_bitmaps(), True)
-        return iter([b"<GetRecord>", rendered, b"</GetRecord>\n"])
-
-    def _ListIdentifiers(self, request: OAIRequest, base_url: str, now: datetime) -> Iterator[bytes]:
-        return self._list(request, now, records=False)
-
-    def _ListRecords(self, request: OAIRequest, base_url: str, now: datetime) -> Iterator[bytes]:
-        return self._list(request, now, records=True)
+        return iter([b"<GetRecord>", *rendered, b"</GetRecord>\n"])
 
     # -- lists -------------------------------------------------------------------------------
-    def _list(self, request: OAIRequest, now: datetime, records: bool) -> Iterator[bytes]:
-        page_size = self.config["page_size"]
-        if request.get("resumptionToken") is not None:
+    def _list(self, request: OAIRequest, now: datetime) -> tuple[Iterator[bytes], NextPage | None]:
+        """ListRecords or ListIdentifiers: the page's body and the page after it."""
+        page_size, records = self.config["page_size"], request.verb == "ListRecords"
+        token_text = request.get("resumptionToken")
+        if token_text is not None:
             try:
-                token = ResumptionToken.decode(request.get("resumptionToken"), request.verb, int(now.timestamp()))
+                token = ResumptionToken.decode(token_text, request.verb, int(now.timestamp()))
             except BadToken as error:
                 raise OAIError("badResumptionToken", str(error)) from None
+            with self.store.reading() as reader:
+                kept = self.read_ahead.take(request.verb, token_text, reader.counter("seq"), now.timestamp())
+            if kept:
+                return iter(kept.pieces), kept.next_page
             prefix, set_spec, start, end = token.metadata_prefix, token.set_spec, token.start, token.end
             listing = self._listing(prefix, set_spec, start, end, token.after_seq)
             cursor, complete_size = token.cursor, token.complete_size
@@ -177,6 +210,7 @@ class Provider:
             listing = self._listing(prefix, set_spec, start, end, None)
             cursor, complete_size = 0, None
         with self.store.reading() as reader:
+            seq = reader.counter("seq")
             if complete_size is None:
                 listing.after_seq = self._seq_before(reader, datestamp_bounds(start, end)[0])
                 if set_spec or start or end:
@@ -187,22 +221,23 @@ class Provider:
             page = list(itertools.islice(self._selected(reader, listing), page_size + 1))
         if not page:   # also when the rest of a list changed away from it since the last page
             raise OAIError("noRecordsMatch", "no records match the arguments")
-        next_token = None
+        next_token = next_page = None
         if len(page) > page_size:
             page = page[:page_size]
             next_token = ResumptionToken(request.verb, prefix, set_spec, start, end, page[-1].seq,
                                          cursor + page_size, max(complete_size, cursor + page_size + 1),
                                          int(now.timestamp()) + self.config["token_ttl"])
-        return self._list_body(request.verb, page, listing.metadata_format, records, next_token, cursor)
+            next_page = NextPage(request.verb, next_token.encode(), seq)
+        return self._list_body(request.verb, page, listing.metadata_format, records, next_token, cursor), next_page
 
     def _list_body(self, verb: str, page: list[Change], metadata_format: MetadataFormat, records: bool,
                    token: ResumptionToken | None, cursor: int) -> Iterator[bytes]:
         yield f"<{verb}>".encode()
         configured = self.sets.configured_bitmaps()
         for i in range(0, len(page), RENDER_GROUP):
-            with self.store.reading() as reader:   # closed before the chunk goes: a slow harvester holds no snapshot
-                chunk = self._render(reader, page[i:i + RENDER_GROUP], metadata_format, configured, records)
-            yield chunk
+            with self.store.reading() as reader:   # closed before the pieces go: a slow harvester holds no snapshot
+                pieces = self._render(reader, page[i:i + RENDER_GROUP], metadata_format, configured, records)
+            yield from pieces
         if token:
             expiry = _stamp(datetime.fromtimestamp(token.expires, timezone.utc))
             yield (f'<resumptionToken expirationDate="{expiry}" completeListSize="{token.complete_size}" '
@@ -263,30 +298,36 @@ class Provider:
         return FORMATS[prefix]
 
     def _render(self, reader: Reader, changes: list[Change], metadata_format: MetadataFormat,
-                configured: list, records: bool) -> bytes:
-        """Headers (and records) for these changes: headers from the change log alone, metadata
-        as stored when the format is prerendered, else rendered now."""
+                configured: list, records: bool) -> list[bytes]:
+        """Headers (and records) for these changes, in pieces joined once when the page is
+        written: headers from the change log alone, metadata as stored when the format is
+        prerendered, else rendered now."""
         out = []
-        library_specs, prefix = self.library_specs, self.prefix
+        built_in_specs, prefix = self._built_in_specs, self.prefix
         live = [change.record_id for change in changes if not change.deleted] if records else []
         rendered = dict(zip(live, reader.rendered_many(live, metadata_format.rendering)))
         for change in changes:
-            specs = "".join([library_specs[code] for code in change.libraries if code in library_specs])
-            specs += f"<setSpec>type:{change.material_type}</setSpec>"
+            specs = built_in_specs(change.libraries, change.material_type)
             if configured and not change.deleted:
                 specs += "".join(f"<setSpec>{xml_escaped(spec)}</setSpec>" for spec, bitmap in configured
                                  if change.record_id in bitmap)
-            status = ' status="deleted"' if change.deleted else ""
-            header = (f"<header{status}><identifier>{prefix}{change.record_id}</identifier>"
-                      f"<datestamp>{change.datestamp}</datestamp>{specs}</header>")
-            if not records:
-                out.append(header.encode())
-            elif change.deleted:
-                out.append(f"<record>{header}</record>".encode())
+            about = (f"<identifier>{prefix}{change.record_id}</identifier>"
+                     f"<datestamp>{change.datestamp}</datestamp>{specs}")
+            if change.deleted:
+                header = f'<header status="deleted">{about}</header>'
+                out.append((f"<record>{header}</record>" if records else header).encode())
+            elif not records:
+                out.append(f"<header>{about}</header>".encode())
             else:
                 metadata = rendered[change.record_id]
                 if metadata is None:
                     stored = reader.record(change.record_id)
                     metadata = metadata_format.render(parse_iso2709(stored.raw), stored.syntax).encode()
-                out += [f"<record>{header}<metadata>".encode(), metadata, b"</metadata></record>"]
-        return b"".join(out)
+                out += [f"<record><header>{about}</header><metadata>".encode(), metadata, b"</metadata></record>"]
+        return out
+
+    def _library_and_type_specs(self, libraries: tuple[str, ...], material_type: str) -> str:
+        """The setSpecs of a record's holding libraries and material type (few combinations
+        recur, so `_built_in_specs` keeps them)."""
+        return ("".join([self.library_specs[code] for code in libraries if code in self.library_specs])
+                + f"<setSpec>type:{material_type}</setSpec>")

@@ -1,7 +1,8 @@
-"""The OAI-PMH provider on twisted.web: GET and POST at /oai, streamed, compressed when asked.
+"""The OAI-PMH provider on twisted.web: GET and POST at /oai, compressed when asked.
 
-The response is written one chunk at a time as the connection drains (a pull producer), so a
-slow harvester never makes the server hold a whole page in memory.
+A response of up to `PAGE_BYTES` is written whole, with Content-Length, and once it has left
+for the harvester, the page its resumption token asks for is prepared (read_ahead.py). A longer
+one is written a chunk at a time as the connection drains, so the server never holds it whole.
 """
 from __future__ import annotations
 
@@ -12,46 +13,91 @@ from twisted.web import resource, server
 
 from unishelf.compression import ENCODINGS, chosen_encoding
 
-from .provider import Provider
+from .provider import Provider, Response
+from .read_ahead import PAGE_BYTES
 
 log = logging.getLogger("unishelf.oai")
-WRITE_AT_ONCE = 256 * 1024   # bytes written per turn of the reactor: few turns a page, bounded memory
+WRITE_AT_ONCE = 256 * 1024   # bytes of a streamed response written per turn of the reactor
 
 
-class _ChunkProducer:
-    """Writes the next chunks each time the transport asks for more (IPullProducer): enough to
-    make one turn of the reactor worth it, never the whole response."""
+class _ResponseProducer:
+    """Writes the response each time the transport asks for more (IPullProducer)."""
 
-    def __init__(self, request, chunks, encoding: str | None):
+    def __init__(self, request, response: Response, encoding: str | None, prepare, reactor):
         self.request = request
-        self.chunks = chunks
+        self.chunks = response.chunks()
+        self.next_page = response.next_page
+        self.prepare = prepare
+        self.reactor = reactor
         self.compressor = zlib.compressobj(6, zlib.DEFLATED, ENCODINGS[encoding]) if encoding else None
+        self.pending: list[bytes] | None = None   # gathered, not yet written
+        self.written = False                      # the whole response is with the transport
+        self.lost = False
+        request.notifyFinish().addErrback(self._connection_lost)
 
     def resumeProducing(self):
-        pending, size = [], 0
         try:
-            while size < WRITE_AT_ONCE:
-                chunk = next(self.chunks)
-                pending.append(chunk)
-                size += len(chunk)
-        except StopIteration:
-            self._write(pending)
-            if self.compressor:
-                self.request.write(self.compressor.flush())
-            self.request.unregisterProducer()
-            self.request.finish()
-            return
+            if self.written and self.next_page:   # and drained: the harvester has it all
+                self.request.unregisterProducer()   # prepared after this turn's writes have gone
+                self.reactor.callLater(0, self._prepare_then_finish)
+            elif self.written:
+                self._finish()
+            elif self.pending is None:
+                self._start()
+            else:
+                self._stream()
         except Exception:
             log.exception("OAI-PMH response failed part way; closing the connection")
             self.request.unregisterProducer()
             self.request.channel.loseConnection()
-            return
-        self._write(pending)
 
-    def _write(self, chunks: list[bytes]):
-        data = b"".join(chunks)
-        if data:
-            self.request.write(self.compressor.compress(data) if self.compressor else data)
+    def _prepare_then_finish(self):
+        """Finishing lets the channel read the harvester's next request, so the page it asks
+        for is prepared first; the harvester already has all of this response."""
+        try:
+            self.prepare(self.next_page)
+        except Exception:
+            log.exception("preparing the next OAI-PMH page failed")
+        if not self.lost:
+            self.request.finish()
+
+    def _start(self):
+        self.pending, size = [], 0
+        for chunk in self.chunks:
+            self.pending.append(chunk)
+            size += len(chunk)
+            if size > PAGE_BYTES:
+                self._stream()
+                return
+        data = self._encoded(b"".join(self.pending), last=True)
+        self.request.setHeader(b"Content-Length", b"%d" % len(data))
+        self.request.write(data)
+        self.written = True
+
+    def _stream(self):
+        size = sum(map(len, self.pending))
+        while size < WRITE_AT_ONCE:
+            chunk = next(self.chunks, None)
+            if chunk is None:
+                self.request.write(self._encoded(b"".join(self.pending), last=True))
+                self._finish()
+                return
+            self.pending.append(chunk)
+            size += len(chunk)
+        self.request.write(self._encoded(b"".join(self.pending), last=False))
+        self.pending = []
+
+    def _encoded(self, data: bytes, last: bool) -> bytes:
+        if not self.compressor:
+            return data
+        return self.compressor.compress(data) + (self.compressor.flush() if last else b"")
+
+    def _finish(self):
+        self.request.unregisterProducer()
+        self.request.finish()
+
+    def _connection_lost(self, failure):
+        self.lost = True
 
     def stopProducing(self):
         self.chunks.close()
@@ -60,9 +106,12 @@ class _ChunkProducer:
 class OAIResource(resource.Resource):
     isLeaf = True
 
-    def __init__(self, provider: Provider):
+    def __init__(self, provider: Provider, reactor=None):
         super().__init__()
         self.provider = provider
+        if reactor is None:
+            from twisted.internet import reactor
+        self.reactor = reactor
 
     def render_GET(self, request):
         arguments = {key.decode("utf-8", "replace"): [v.decode("utf-8", "replace") for v in values]
@@ -74,7 +123,8 @@ class OAIResource(resource.Resource):
         if encoding:
             request.setHeader(b"Content-Encoding", encoding.encode())
             request.setHeader(b"Vary", b"Accept-Encoding")
-        request.registerProducer(_ChunkProducer(request, response.chunks(), encoding), False)
+        request.registerProducer(_ResponseProducer(request, response, encoding, self.provider.prepare, self.reactor),
+                                 False)
         return server.NOT_DONE_YET
 
     render_POST = render_GET

@@ -1,0 +1,146 @@
+"""Pages rendered ahead of the harvester: served only when the store is as it was, bounded, and
+prepared by the twisted.web adapter after a page has gone and before the next request is read."""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+import pytest
+from twisted.internet.task import Clock
+from twisted.web.test.requesthelper import DummyRequest
+
+from unishelf.config import ConfigError, load_config
+from unishelf.oaipmh.provider import Provider
+from unishelf.oaipmh.read_ahead import MAX_AGE, KeptPage, ReadAhead
+from unishelf.oaipmh.resource import OAIResource
+
+from conftest import DATA, load, make_catalog
+
+BASE = "http://localhost/oai"
+FIRST = {"verb": ["ListRecords"], "metadataPrefix": ["oai_dc"]}
+NOW = datetime(2026, 12, 3, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def catalog(tmp_path):
+    catalog = make_catalog(tmp_path, **{"oai.page_size": 10})
+    load(catalog, [DATA / "marc21-utf8-sample.mrc"], "NORTH")
+    yield catalog
+    catalog.close()
+
+
+def document(provider, arguments, now=NOW) -> bytes:
+    return b"".join(provider.respond(arguments, BASE, now).chunks())
+
+
+def following(page) -> dict:
+    return {"verb": [page.verb], "resumptionToken": [page.token]}
+
+
+def renders(provider, monkeypatch) -> list:
+    """Counts the provider's record rendering from now on."""
+    calls, render = [], provider._render
+    monkeypatch.setattr(provider, "_render", lambda *a: calls.append(1) or render(*a))
+    return calls
+
+
+def test_a_prepared_page_is_the_page_the_request_would_get_without_rendering_again(catalog, monkeypatch):
+    provider, plain = Provider(catalog), Provider(catalog)
+    plain.read_ahead = ReadAhead(0)
+    next_page = provider.respond(FIRST, BASE, NOW).next_page
+    assert next_page.verb == "ListRecords" and f">{next_page.token}</resumptionToken>".encode() in document(plain, FIRST)
+    provider.prepare(next_page, NOW)
+    calls = renders(provider, monkeypatch)
+    assert document(provider, following(next_page)) == document(plain, following(next_page))
+    assert calls == []
+    document(provider, following(next_page))   # a kept page is served once
+    assert calls != []
+
+
+def test_a_page_kept_before_the_store_changed_is_not_served(catalog, monkeypatch):
+    provider, plain = Provider(catalog), Provider(catalog)
+    plain.read_ahead = ReadAhead(0)
+    next_page = provider.respond(FIRST, BASE, NOW).next_page
+    provider.prepare(next_page, NOW)
+    before = document(plain, following(next_page))
+    moved = int(re.search(rb"<identifier>oai:unishelf.localhost:(\d+)<", before)[1])
+    with catalog.store.writing() as writer:   # a record of that page changes: it moves to the end of the log
+        catalog.catalogue.attach_holdings(writer, moved, "SOUTH", [{"library": "SOUTH"}])
+        writer.flush()
+    served = document(provider, following(next_page))
+    assert served == document(plain, following(next_page)) != before
+    assert f"<identifier>oai:unishelf.localhost:{moved}<".encode() not in served
+
+
+def test_nothing_is_prepared_once_the_store_has_changed_or_with_read_ahead_off(catalog, monkeypatch):
+    provider = Provider(catalog)
+    next_page = provider.respond(FIRST, BASE, NOW).next_page
+    with catalog.store.writing() as writer:
+        catalog.catalogue.attach_holdings(writer, 1, "SOUTH", [{"library": "SOUTH"}])
+        writer.flush()
+    calls = renders(provider, monkeypatch)
+    provider.prepare(next_page, NOW)
+    assert calls == []
+    off = Provider(catalog)
+    off.read_ahead = ReadAhead(0)
+    calls = renders(off, monkeypatch)
+    off.prepare(off.respond(FIRST, BASE, NOW).next_page, NOW)
+    assert calls == []
+
+
+def test_the_last_page_names_no_next_page(catalog):
+    provider = Provider(catalog)
+    provider.config = dict(provider.config, page_size=1000)
+    assert provider.respond(FIRST, BASE, NOW).next_page is None
+
+
+def test_read_ahead_keeps_a_few_pages_each_for_a_while():
+    kept = ReadAhead(2)
+    for token in "abc":
+        kept.keep("ListRecords", token, KeptPage([token.encode()], None, 7, 1000.0))
+    assert kept.take("ListRecords", "a", 7, 1000.0) is None            # the oldest made room
+    assert kept.take("ListIdentifiers", "b", 7, 1000.0) is None        # another verb's token
+    assert kept.take("ListRecords", "b", 7, 1000.0 + MAX_AGE + 1) is None
+    assert kept.take("ListRecords", "c", 8, 1000.0) is None            # the store changed
+    kept.keep("ListRecords", "d", KeptPage([b"d"], None, 7, 1000.0))
+    assert kept.take("ListRecords", "d", 7, 1000.0 + MAX_AGE).pieces == [b"d"]
+
+
+# -- the twisted.web adapter --------------------------------------------------------------------
+def get(resource, arguments) -> DummyRequest:
+    request = DummyRequest([])
+    request.prePathURL = lambda: BASE.encode()
+    request.args = {key.encode(): [value.encode() for value in values] for key, values in arguments.items()}
+    resource.render(request)   # DummyRequest runs a pull producer until it unregisters
+    return request
+
+
+def test_a_page_goes_whole_and_the_next_is_prepared_before_the_request_finishes(catalog, monkeypatch):
+    provider, clock = Provider(catalog), Clock()
+    prepared = []
+    monkeypatch.setattr(provider, "prepare", lambda page: prepared.append((page, request.finished)))
+    request = get(OAIResource(provider, clock), FIRST)
+    body = b"".join(request.written)
+    assert request.responseHeaders.getRawHeaders(b"content-length") == [str(len(body)).encode()]
+    assert len(request.written) == 1 and not request.finished and prepared == []
+    clock.advance(0)
+    [(page, finished_then)] = prepared
+    assert f">{page.token}</resumptionToken>".encode() in body and not finished_then and request.finished
+
+
+def test_a_page_longer_than_a_kept_page_may_be_is_streamed_and_not_prepared(catalog, monkeypatch):
+    monkeypatch.setattr("unishelf.oaipmh.resource.PAGE_BYTES", 1000)
+    monkeypatch.setattr("unishelf.oaipmh.resource.WRITE_AT_ONCE", 1000)
+    provider, clock = Provider(catalog), Clock()
+    monkeypatch.setattr(provider, "prepare", lambda page: pytest.fail("a streamed page is not followed up"))
+    request = get(OAIResource(provider, clock), FIRST)
+    assert request.finished and len(request.written) >= 2
+    assert request.responseHeaders.getRawHeaders(b"content-length") is None
+    assert b"".join(request.written).count(b"<record>") == 10 and request.written[-1].endswith(b"</OAI-PMH>\n")
+    assert clock.getDelayedCalls() == []
+
+
+@pytest.mark.parametrize("pages", [-1, "many"])
+def test_read_ahead_is_a_number_of_pages(pages):
+    with pytest.raises(ConfigError, match="oai.read_ahead"):
+        load_config(None, {"oai.read_ahead": pages})
