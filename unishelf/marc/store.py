@@ -297,8 +297,9 @@ class Reader:
 
     def rendered_many(self, record_ids: list[int], name: str) -> list:
         """The renderings of many records in one format (bytes-like; None where there is none)."""
-        suffix, db = name.encode("ascii"), self.db["rendered"]
-        stored = [self.txn.get(record_key(record_id) + suffix, db=db) for record_id in record_ids]
+        suffix, cursor = name.encode("ascii"), self.txn.cursor(db=self.db["rendered"])
+        # one cursor: LMDB looks for the next key on the leaf page it is on before descending
+        stored = [cursor.get(record_key(record_id) + suffix) for record_id in record_ids]
         found = iter(CODEC.decompress_many(name, [data for data in stored if data is not None]))
         return [None if data is None else next(found) for data in stored]
 
