@@ -1,6 +1,6 @@
 """OAI-PMH benchmark: a full ListRecords harvest of the same LC records from unishelf and from pyoai.
 
-    python bench/bench_oai.py [--records N] [--formats marc21,oai_dc] [--page-size 200]
+    python bench/bench_oai.py [--records N] [--formats marc21,oai_dc] [--page-size 200] [--runs 3]
 
 For each format, a fresh `unishelf serve` (the store of bench_load.py, `oai.page_size` set by a
 config file) and a fresh pyoai BatchingServer holding the records in memory (bench/pyoai_side.py,
@@ -9,7 +9,9 @@ http.client connection following resumptionTokens and counting <record> elements
 records per second, server CPU per 1,000 records, the peak memory (VmHWM) of every server
 process, the resident memory of the process that served the harvest after 10%, 50% and 100% of
 it (RSS, and the private part: RSS counts the LMDB store's mapped pages, which the kernel
-reclaims at will), and the ratios. Not a test: no assertions.
+reclaims at will), and the ratios. Each server is harvested `--runs` times in a row and the
+median run is reported (with every run's records per second): on a shared two-core machine one
+harvest can be a third faster or slower than the next. Not a test: no assertions.
 """
 from __future__ import annotations
 
@@ -69,6 +71,7 @@ class Harvest:
     cpu: dict[int, float] = field(default_factory=dict)        # server pid -> CPU seconds spent
     memory: list[dict[int, dict]] = field(default_factory=list)  # per milestone: pid -> memory()
     peak: dict[int, int] = field(default_factory=dict)          # pid -> VmHWM at the end
+    rates: list[float] = field(default_factory=list)            # records/s of every run (median_harvest)
 
     @property
     def server(self) -> int:
@@ -121,6 +124,15 @@ def unishelf_config(page_size: int) -> Path:
     return Path(path)
 
 
+def median_harvest(port: int, metadata_prefix: str, expected: int, server_pid: int, runs: int) -> Harvest:
+    """The median of `runs` full harvests by records per second; `rates` holds every run's."""
+    results = sorted((harvest(port, metadata_prefix, expected, server_pid) for _ in range(runs)),
+                     key=lambda result: result.records / result.seconds)
+    median = results[len(results) // 2]
+    median.rates = [result.records / result.seconds for result in results]
+    return median
+
+
 def report(name: str, metadata_prefix: str, result: Harvest):
     served = result.server
     rate = result.records / result.seconds
@@ -135,6 +147,7 @@ def report(name: str, metadata_prefix: str, result: Harvest):
     processes = ", ".join(f"pid {pid} {peak / MiB:,.0f} MiB{' (served the harvest)' if pid == served else ''}"
                           for pid, peak in result.peak.items())
     print(f"{'':<18}VmHWM of every server process: {processes}", flush=True)
+    print(f"{'':<18}records/s of each run: {', '.join(f'{rate:,.0f}' for rate in result.rates)}", flush=True)
 
 
 def compare(metadata_prefix: str, ours: Harvest, theirs: Harvest):
@@ -150,11 +163,12 @@ def main() -> int:
     parser.add_argument("--records", type=int, default=250_000)
     parser.add_argument("--formats", default="marc21,oai_dc")
     parser.add_argument("--page-size", type=int, default=200)
+    parser.add_argument("--runs", type=int, default=3, help="harvests of each server; the median is reported")
     args = parser.parse_args()
     data_dir = unishelf_side.store(args.records)
     config = unishelf_config(args.page_size)
     print(f"{args.records:,} LC records; full ListRecords harvest, {args.page_size} records a page, "
-          "one keep-alive http.client harvester")
+          f"one keep-alive http.client harvester; the median of {args.runs} harvests of each server")
     print(f"{'':<51}{'server':>10} {'peak RSS':>9} {'RSS MiB at':>16} {'private MiB at':>16}")
     print(f"{'server':<9} {'format':<7} {'records':>8} {'pages':>6} {'wall s':>7} {'rec/s':>8} {'CPU ms/1k':>10} "
           f"{'MiB':>9} {'10/50/100%':>16} {'10/50/100%':>16}")
@@ -162,10 +176,12 @@ def main() -> int:
         for metadata_prefix in args.formats.split(","):
             results = {}
             with unishelf_side.UnishelfServer(data_dir, config) as ours:
-                results["unishelf"] = harvest(ours.ports["http"], metadata_prefix, args.records, ours.process.pid)
+                results["unishelf"] = median_harvest(ours.ports["http"], metadata_prefix, args.records,
+                                                     ours.process.pid, args.runs)
             report("unishelf", metadata_prefix, results["unishelf"])
             with PyoaiServer(args.records, metadata_prefix, args.page_size) as theirs:
-                results["pyoai"] = harvest(theirs.port, metadata_prefix, args.records, theirs.process.pid)
+                results["pyoai"] = median_harvest(theirs.port, metadata_prefix, args.records, theirs.process.pid,
+                                                  args.runs)
             report("pyoai", metadata_prefix, results["pyoai"])
             compare(metadata_prefix, results["unishelf"], results["pyoai"])
     finally:
