@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 
 import pytest
 from twisted.internet.task import Clock
-from twisted.web.test.requesthelper import DummyRequest
+from twisted.web.test.requesthelper import DummyChannel, DummyRequest
 
 from unishelf.config import ConfigError, load_config
 from unishelf.oaipmh.provider import Provider
@@ -107,8 +107,9 @@ def test_read_ahead_keeps_a_few_pages_each_for_a_while():
 
 
 # -- the twisted.web adapter --------------------------------------------------------------------
-def get(resource, arguments) -> DummyRequest:
+def get(resource, arguments, channel=None) -> DummyRequest:
     request = DummyRequest([])
+    request.channel = channel or DummyChannel()
     request.prePathURL = lambda: BASE.encode()
     request.args = {key.encode(): [value.encode() for value in values] for key, values in arguments.items()}
     resource.render(request)   # DummyRequest runs a pull producer until it unregisters
@@ -119,7 +120,10 @@ def test_a_page_goes_whole_and_the_next_is_prepared_before_the_request_finishes(
     provider, clock = Provider(catalog), Clock()
     prepared = []
     monkeypatch.setattr(provider, "prepare", lambda page: prepared.append((page, request.finished)))
-    request = get(OAIResource(provider, clock), FIRST)
+    resource = OAIResource(provider, clock)
+    request = get(resource, FIRST)     # the first response on a connection: nothing is prepared
+    assert request.finished and clock.getDelayedCalls() == []
+    request = get(resource, FIRST, request.channel)
     body = b"".join(request.written)
     assert request.responseHeaders.getRawHeaders(b"content-length") == [str(len(body)).encode()]
     assert len(request.written) == 1 and not request.finished and prepared == []
@@ -144,3 +148,12 @@ def test_a_page_longer_than_a_kept_page_may_be_is_streamed_and_not_prepared(cata
 def test_read_ahead_is_a_number_of_pages(pages):
     with pytest.raises(ConfigError, match="oai.read_ahead"):
         load_config(None, {"oai.read_ahead": pages})
+
+
+def test_nothing_is_prepared_for_a_harvester_that_opens_a_connection_per_request(catalog, monkeypatch):
+    provider, clock = Provider(catalog), Clock()
+    monkeypatch.setattr(provider, "prepare", lambda page: pytest.fail("another process may get the next request"))
+    resource = OAIResource(provider, clock)
+    for _ in range(3):
+        assert get(resource, FIRST).finished
+    assert clock.getDelayedCalls() == []

@@ -1,12 +1,16 @@
 """The OAI-PMH provider on twisted.web: GET and POST at /oai, compressed when asked.
 
 A response of up to `PAGE_BYTES` is written whole, with Content-Length, and once it has left
-for the harvester, the page its resumption token asks for is prepared (read_ahead.py). A longer
-one is written a chunk at a time as the connection drains, so the server never holds it whole.
+for the harvester, the page its resumption token asks for is prepared (read_ahead.py) when the
+harvester has come back on its connection before. One that opens a connection per request
+(sickle, pyoai) may reach another serving process, which has not kept the page, so preparing
+it would only double the work. A longer response is written a chunk at a time as the
+connection drains, so the server never holds it whole.
 """
 from __future__ import annotations
 
 import logging
+import weakref
 import zlib
 
 from twisted.web import resource, server
@@ -23,10 +27,10 @@ WRITE_AT_ONCE = 256 * 1024   # bytes of a streamed response written per turn of 
 class _ResponseProducer:
     """Writes the response each time the transport asks for more (IPullProducer)."""
 
-    def __init__(self, request, response: Response, encoding: str | None, prepare, reactor):
+    def __init__(self, request, response: Response, next_page, encoding: str | None, prepare, reactor):
         self.request = request
         self.chunks = response.chunks()
-        self.next_page = response.next_page
+        self.next_page = next_page
         self.prepare = prepare
         self.reactor = reactor
         self.compressor = zlib.compressobj(6, zlib.DEFLATED, ENCODINGS[encoding]) if encoding else None
@@ -112,6 +116,7 @@ class OAIResource(resource.Resource):
         if reactor is None:
             from twisted.internet import reactor
         self.reactor = reactor
+        self.returning = weakref.WeakSet()   # connections that have had a response here
 
     def render_GET(self, request):
         arguments = {key.decode("utf-8", "replace"): [v.decode("utf-8", "replace") for v in values]
@@ -123,8 +128,10 @@ class OAIResource(resource.Resource):
         if encoding:
             request.setHeader(b"Content-Encoding", encoding.encode())
             request.setHeader(b"Vary", b"Accept-Encoding")
-        request.registerProducer(_ResponseProducer(request, response, encoding, self.provider.prepare, self.reactor),
-                                 False)
+        next_page = response.next_page if request.channel in self.returning else None
+        self.returning.add(request.channel)
+        request.registerProducer(
+            _ResponseProducer(request, response, next_page, encoding, self.provider.prepare, self.reactor), False)
         return server.NOT_DONE_YET
 
     render_POST = render_GET
