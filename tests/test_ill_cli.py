@@ -209,11 +209,24 @@ def test_a_request_without_a_responder_is_routed_and_staff_see_the_route(desk):
     assert "ILL-Request queued for CENTRAL" in out and "routed: CENTRAL -> SOUTH" in out
 
 
-def test_a_request_is_not_forwarded_to_a_library_of_the_same_node(desk):
-    desk.ill("request", "--library", "NORTH", "--responder", "CENTRAL", "--title", "Water")
+def test_a_request_forwarded_to_a_library_of_the_same_node_goes_on_there(desk):
+    desk.config.write_text(ROUTED)
+    for library in ("SOUTH", "CENTRAL"):
+        assert desk.run("load", "--quiet", "--library", library, str(DATA / "marc21-utf8-sample.mrc"))[0] == 0
+    assert "ILL-Request queued for CENTRAL" in desk.ill("request", "--library", "NORTH", "--record", "1")
     desk.deliver()
     code, _, err = desk.run("ill", "forward", "2", "--to", "NORTH")
     assert code == 1 and "forwarded to a third library" in err
-    desk.config.write_text(ROUTED)
-    code, _, err = desk.run("ill", "forward", "2", "--to", "SOUTH")
-    assert code == 1 and "SOUTH is served by this node too" in err
+    assert "state FORWARD" in desk.ill("forward", "2", "--to", "SOUTH", "--note", "ours is lost")
+    desk.deliver()
+    display = desk.ill("show", "1").split()[1]                 # one Transaction-Id, three ends here
+    code, _, err = desk.run("ill", "show", display)
+    assert code == 1 and "say which library" in err
+    assert "SOUTH" in desk.ill("show", display, "--library", "SOUTH").splitlines()[0]
+    desk.ill("ship", "3")
+    desk.deliver()
+    desk.ill("receive", "1")
+    desk.deliver()
+    states = {number: desk.ill("show", number).splitlines()[0] for number in "123"}
+    assert "NORTH -> SOUTH" in states["1"] and "RECEIVED" in states["1"]
+    assert "FORWARD" in states["2"] and "NORTH -> SOUTH" not in states["2"] and "RECEIVED" in states["3"]

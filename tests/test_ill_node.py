@@ -158,6 +158,31 @@ def test_a_resent_request_is_acknowledged_again_and_a_reused_id_is_a_duplicate(n
         "transaction-id-problem", "duplicate-transaction-id")
 
 
+
+def test_one_transaction_id_at_two_responders_of_one_node_only_when_forwarded(network, tmp_path):
+    members = [*network.nodes["NORTH"].directory.members.values(), Member("EAST", "Eastern Library", "EAST", "127.0.0.1", 4993)]
+    both = Node(Store(tmp_path / "both"), Directory(members, ["CENTRAL", "EAST"]), clock=network.clock)
+    try:
+        network.nodes["NORTH"].request("NORTH", "CENTRAL", LOAN, "staff")
+        (entry,) = _outbox(network.nodes["NORTH"])
+        _, value = decode_apdu(entry["apdu"])
+        assert "status-report" in reply_of(both.receive(entry["apdu"]))
+        to_east = {**value, "responder-id": system_id("EAST")}
+        assert problem(both.receive(encode_apdu("ILL-Request", to_east))) == (
+            "transaction-id-problem", "duplicate-transaction-id")           # not passed on by CENTRAL
+        assert "status-report" in reply_of(both.receive(encode_apdu("ILL-Request", {**to_east, "forward-flag": True})))
+        with both.store.reading() as reader:
+            display = both.find(reader, "1").display_id
+            assert [both.find(reader, display, library).number for library in ("CENTRAL", "EAST")] == [1, 2]
+        query = {**header(value["transaction-id"], value["requester-id"], system_id("EAST"), network.clock()),
+                 "note": "where is it?"}
+        assert both.receive(encode_apdu("Message", query)) == []
+        with both.store.reading() as reader:
+            assert reader.ill_history(2)[-1]["type"] == "Message"
+            assert "Message" not in [entry["type"] for entry in reader.ill_history(1)]
+    finally:
+        both.store.close()
+
 def _outbox(node: Node) -> list[dict]:
     with node.store.reading() as reader:
         return reader.ill_outbox()

@@ -28,7 +28,7 @@ from unishelf.ill_iso.reports import (
 )
 from unishelf.ill_iso.tables import RECEIVE, REQUESTER, RESPONDER, SEND, apdu_of, event_name
 from unishelf.ill_iso.transaction import (
-    Transaction, initial_requester, key_from_display, note_of, symbol_of, transaction_key, valid_id_part,
+    Transaction, end_key, initial_requester, key_from_display, note_of, symbol_of, transaction_key, valid_id_part,
 )
 from unishelf.marc.access_points import AccessPoints
 from unishelf.search.engine import Engine
@@ -42,6 +42,7 @@ TIMER_NOTES = {"respond": "no answer in time: asking the next library",
                "renew": "the renewal was not answered in time: the due date stands"}
 HEADER = ("protocol-version-num", "transaction-id", "service-date-time", "requester-id", "responder-id")
 NOT_SUPPLIED = "NOT-SUPPLIED"
+FORWARDED = "FORWARD"   # the responder's end once it has passed the request on
 
 
 class Refused(Exception):
@@ -220,7 +221,7 @@ class Node:
             found = [reader.ill_transaction_numbered(int(text))]
         else:
             keys = [key_from_display(role, text) for role in (REQUESTER, RESPONDER)]
-            found = [reader.ill_transaction(key) for key in keys if key]
+            found = [end for key in keys if key for end in reader.ill_transaction_ends(key)]
         transactions = [Transaction(**record) for record in found if record is not None
                         and (library is None or record["library"] == library)]
         if not transactions:
@@ -405,10 +406,6 @@ class Node:
         target = self.member(params.get("to") or "")
         if target.code in (transaction.library, transaction.requester):
             raise PrimitiveError(f"a request is forwarded to a third library, not {target.code}")
-        if self.directory.is_served(target.code):
-            # its end would have this end's transaction id and role, which one store keeps once
-            raise PrimitiveError(f"{target.code} is served by this node too: a request is forwarded "
-                                 "only to a library of another node")
         request = decode_apdu(first_request(writer, transaction)["apdu"])[1]
         third_party = request.get("third-party-info-type") or {}
         if not third_party.get("permission-to-forward"):
@@ -513,7 +510,10 @@ class Node:
         key = transaction_key(RESPONDER, identity, value.get("requester-id"))
         taken = digest(data)
         with self.store.writing() as writer:
-            existing = writer.ill_transaction(key)
+            ends = writer.ill_transaction_ends(key)   # two, once a library here forwarded it to another
+            existing = next((end for end in ends if end["library"] == responder.code), None)
+            if existing is None and ends and not value.get("forward-flag"):
+                existing = ends[0]   # the Transaction-Id of another responder here, not passed on by it
             if existing is not None:
                 transaction = Transaction(**existing)
                 if writer.ill_has_received(transaction.number, taken):   # sent again: acknowledge again
@@ -527,7 +527,8 @@ class Node:
                 writer.put_ill_transaction(transaction.record())
                 return replies
             transaction = Transaction(writer.next_ill_counter("number"), RESPONDER, responder.code,
-                                      requester.code, identity, key, created=stamp(now))
+                                      requester.code, identity, end_key(key, responder.code, bool(ends)),
+                                      created=stamp(now))
             writer.note_ill_received(transaction.number, taken)
             replies = self._take(writer, transaction, "ILL-Request", value, data, now)
             replies.append(self._reply(writer, transaction, status_report(transaction, day(now)), now))
@@ -549,12 +550,21 @@ class Node:
         other end (whose table will refuse it); None where this node has neither, or both."""
         receivers = [role] if role else self.machine.receivers(apdu_type)
         for roles in (receivers, [other for other in (REQUESTER, RESPONDER) if other not in receivers]):
-            found = [reader.ill_transaction(transaction_key(r, value["transaction-id"], value.get("requester-id")))
-                     for r in roles]
-            found = [Transaction(**record) for record in found if record is not None]
+            found = [Transaction(**record) for r in roles for record in
+                     reader.ill_transaction_ends(transaction_key(r, value["transaction-id"], value.get("requester-id")))]
+            responders = [transaction for transaction in found if transaction.role == RESPONDER]
+            if len(responders) > 1:
+                found = [t for t in found if t.role != RESPONDER] + self._responder_addressed(responders, value)
             if found:
                 return found[0] if len(found) == 1 else None
         return None
+
+    def _responder_addressed(self, ends: list[Transaction], value: dict) -> list[Transaction]:
+        """Of two responders here with one Transaction-Id (one forwarded the request to the
+        other), the one the APDU names as responder, else the one that did not pass it on."""
+        named = self.directory.find(value.get("responder-id"))
+        return ([end for end in ends if named is not None and end.library == named.code]
+                or [end for end in ends if end.state != FORWARDED])
 
     def _take(self, writer, transaction: Transaction, apdu_type: str, value: dict, data: bytes,
               now: datetime) -> list[bytes]:

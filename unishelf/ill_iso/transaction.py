@@ -48,6 +48,13 @@ def transaction_key(role: str, transaction_id: dict, requester_id: dict | None =
     return SEP.join(parts)
 
 
+def end_key(key: str, library: str, taken: bool) -> str:
+    """The key of a new end: `key`, or, when the store already has an end of that role and
+    Transaction-Id (a request forwarded between two libraries this node serves), `key` with
+    the library's code after it."""
+    return SEP.join([key, library]) if taken else key
+
+
 def valid_id_part(text) -> bool:
     """A Transaction-Id part staff can read and type back: no separator, slash or control character."""
     return isinstance(text, str) and not any(c in "/" + SEP or not c.isprintable() for c in text)
@@ -55,7 +62,7 @@ def valid_id_part(text) -> bool:
 
 def display_id(key: str) -> str:
     """SYMBOL/GROUP/QUALIFIER[/SUB], as staff read and type it."""
-    _, symbol, group, qualifier, sub = key.split(SEP)
+    _, symbol, group, qualifier, sub = key.split(SEP)[:5]
     return "/".join([symbol, group, qualifier] + ([sub] if sub else []))
 
 

@@ -339,6 +339,13 @@ class Reader:
     def ill_transaction(self, key: str) -> dict | None:
         return self._ill_get(b"t" + key.encode("utf-8"))
 
+    def ill_transaction_ends(self, key: str) -> list[dict]:
+        """The transaction with this key and those whose key is it, a unit separator and a
+        library's code (`transaction.end_key`): every end of one role and Transaction-Id here."""
+        prefix = key.encode("utf-8")
+        return [marshal.loads(value) for stored, value in self._ill_range(b"t" + prefix)
+                if stored[1 + len(prefix):][:1] in (b"", b"\x1f")]
+
     def ill_transaction_numbered(self, number: int) -> dict | None:
         key = self.txn.get(b"n" + _ID.pack(number), db=self.db["ill"])
         return self._ill_get(b"t" + key) if key is not None else None
