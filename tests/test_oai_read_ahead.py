@@ -6,7 +6,9 @@ import re
 from datetime import datetime, timezone
 
 import pytest
+from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
+from twisted.python.failure import Failure
 from twisted.web.test.requesthelper import DummyChannel, DummyRequest
 
 from unishelf.config import ConfigError, load_config
@@ -107,9 +109,11 @@ def test_read_ahead_keeps_a_few_pages_each_for_a_while():
 
 
 # -- the twisted.web adapter --------------------------------------------------------------------
-def get(resource, arguments, channel=None) -> DummyRequest:
+def get(resource, arguments, channel=None, method=b"GET", headers=None) -> DummyRequest:
     request = DummyRequest([])
-    request.channel = channel or DummyChannel()
+    request.method, request.clientproto, request.channel = method, b"HTTP/1.1", channel or DummyChannel()
+    for name, value in (headers or {}).items():
+        request.requestHeaders.setRawHeaders(name, [value])
     request.prePathURL = lambda: BASE.encode()
     request.args = {key.encode(): [value.encode() for value in values] for key, values in arguments.items()}
     resource.render(request)   # DummyRequest runs a pull producer until it unregisters
@@ -157,3 +161,64 @@ def test_nothing_is_prepared_for_a_harvester_that_opens_a_connection_per_request
     for _ in range(3):
         assert get(resource, FIRST).finished
     assert clock.getDelayedCalls() == []
+
+
+def test_nothing_is_prepared_when_the_connection_closes_after_the_response(catalog, monkeypatch):
+    provider, clock = Provider(catalog), Clock()
+    monkeypatch.setattr(provider, "prepare", lambda page: pytest.fail("the harvester waits for the close"))
+    resource = OAIResource(provider, clock)
+    channel = get(resource, FIRST).channel
+    assert get(resource, FIRST, channel, headers={b"connection": b"close"}).finished
+    assert clock.getDelayedCalls() == []
+
+
+def test_a_head_request_leaves_the_kept_page_for_the_get(catalog, monkeypatch):
+    provider, clock = Provider(catalog), Clock()
+    next_page = provider.respond(FIRST, BASE).next_page
+    provider.prepare(next_page)
+    resource = OAIResource(provider, clock)
+    head = get(resource, following(next_page), method=b"HEAD")
+    assert head.finished and clock.getDelayedCalls() == []
+    calls = renders(provider, monkeypatch)
+    get(resource, following(next_page))
+    assert calls == []
+
+
+def test_a_page_too_long_to_keep_is_not_kept_and_the_chain_goes_on_from_a_kept_page(catalog, monkeypatch):
+    provider = Provider(catalog)
+    first = provider.respond(FIRST, BASE, NOW)
+    monkeypatch.setattr("unishelf.oaipmh.provider.PAGE_BYTES", 1000)
+    provider.prepare(first.next_page, NOW)
+    calls = renders(provider, monkeypatch)
+    second = provider.respond(following(first.next_page), BASE, NOW)
+    b"".join(second.chunks())
+    assert calls != []                                   # rendered on request: nothing was kept
+    monkeypatch.undo()
+    provider.prepare(second.next_page, NOW)
+    third = provider.respond(following(second.next_page), BASE, NOW)
+    body = b"".join(third.chunks())
+    assert third.next_page and f">{third.next_page.token}</resumptionToken>".encode() in body
+
+
+def test_records_rendered_on_request_are_not_read_ahead_but_their_headers_are(catalog):
+    provider = Provider(catalog)
+    assert provider.respond({"verb": ["ListRecords"], "metadataPrefix": ["mods"]}, BASE).next_page is None
+    assert provider.respond({"verb": ["ListIdentifiers"], "metadataPrefix": ["mods"]}, BASE).next_page
+
+
+def test_a_response_that_fails_before_its_first_byte_is_a_500(catalog, monkeypatch):
+    provider = Provider(catalog)
+    monkeypatch.setattr(provider, "_render", lambda *a: 1 / 0)
+    request = get(OAIResource(provider, Clock()), FIRST)
+    assert request.finished and request.responseCode == 500
+
+
+def test_a_harvester_gone_while_its_next_page_is_prepared_gets_no_finish(catalog, monkeypatch):
+    provider, clock = Provider(catalog), Clock()
+    prepared = []
+    monkeypatch.setattr(provider, "prepare", prepared.append)
+    resource = OAIResource(provider, clock)
+    request = get(resource, FIRST, get(resource, FIRST).channel)
+    request.processingFailed(Failure(ConnectionDone()))       # the connection is lost
+    clock.advance(0)
+    assert prepared and not request.finished

@@ -210,7 +210,7 @@ def _validate_oai(oai: dict, source):
     for key in ("page_size", "token_ttl"):
         if not isinstance(oai[key], int) or oai[key] < 1:
             raise ConfigError(source, f"oai.{key}", f"{oai[key]!r} is not a positive number")
-    if not isinstance(oai["read_ahead"], int) or oai["read_ahead"] < 0:
+    if type(oai["read_ahead"]) is not int or oai["read_ahead"] < 0:
         raise ConfigError(source, "oai.read_ahead", f"{oai['read_ahead']!r} is not a number of pages (0 or more)")
     for i, spec in enumerate(oai["sets"]):
         where = f"oai.sets[{i}]"

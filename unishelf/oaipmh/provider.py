@@ -84,11 +84,14 @@ class Provider:
         # member library code -> its setSpec element (codes are letters, digits, - and _)
         self.library_specs = {code: f"<setSpec>library:{code}</setSpec>" for code in self.sets.libraries}
         self.read_ahead = ReadAhead(self.config["read_ahead"])
+        self.prerendered = set(self.config["prerender"])
         self._built_in_specs = functools.lru_cache(maxsize=4096)(self._library_and_type_specs)
 
     # -- the request ------------------------------------------------------------------------
-    def respond(self, arguments: dict[str, list[str]], base_url: str, now: datetime | None = None) -> Response:
-        """The response to one request; `base_url` is the address the harvester used."""
+    def respond(self, arguments: dict[str, list[str]], base_url: str, now: datetime | None = None,
+                kept: bool = True) -> Response:
+        """The response to one request; `base_url` is the address the harvester used; `kept`
+        False leaves a page kept for the request where it is (a HEAD request's does)."""
         now = now or datetime.now(timezone.utc)
         head = HEAD + f"<responseDate>{_stamp(now)}</responseDate>\n"
         try:
@@ -100,7 +103,7 @@ class Provider:
         head += f"<request{attributes}>{xml_escaped(base_url)}</request>\n"
         try:
             if request.verb in ("ListRecords", "ListIdentifiers"):
-                body, next_page = self._list(request, now)
+                body, next_page = self._list(request, now, kept)
             else:
                 body, next_page = getattr(self, "_" + request.verb)(request, base_url, now), None
         except OAIError as error:
@@ -118,7 +121,7 @@ class Provider:
                 return
         request = parse_arguments({"verb": [page.verb], "resumptionToken": [page.token]})
         try:
-            body, next_page = self._list(request, now)
+            body, next_page = self._list(request, now, kept=False)
         except OAIError:   # an expired token, or the rest of the list changed away: nothing to keep
             return
         pieces, size = [], 0
@@ -188,8 +191,9 @@ class Provider:
         return iter([b"<GetRecord>", *rendered, b"</GetRecord>\n"])
 
     # -- lists -------------------------------------------------------------------------------
-    def _list(self, request: OAIRequest, now: datetime) -> tuple[Iterator[bytes], NextPage | None]:
-        """ListRecords or ListIdentifiers: the page's body and the page after it."""
+    def _list(self, request: OAIRequest, now: datetime, kept: bool) -> tuple[Iterator[bytes], NextPage | None]:
+        """ListRecords or ListIdentifiers: the page's body and the page after it (None when
+        there is none, or when its records are not prerendered); `kept`: a kept page may be served."""
         page_size, records = self.config["page_size"], request.verb == "ListRecords"
         token_text = request.get("resumptionToken")
         if token_text is not None:
@@ -197,10 +201,11 @@ class Provider:
                 token = ResumptionToken.decode(token_text, request.verb, int(now.timestamp()))
             except BadToken as error:
                 raise OAIError("badResumptionToken", str(error)) from None
-            with self.store.reading() as reader:
-                kept = self.read_ahead.take(request.verb, token_text, reader.counter("seq"), now.timestamp())
             if kept:
-                return iter(kept.pieces), kept.next_page
+                with self.store.reading() as reader:
+                    ready = self.read_ahead.take(request.verb, token_text, reader.counter("seq"), now.timestamp())
+                if ready:
+                    return iter(ready.pieces), ready.next_page
             prefix, set_spec, start, end = token.metadata_prefix, token.set_spec, token.start, token.end
             listing = self._listing(prefix, set_spec, start, end, token.after_seq)
             cursor, complete_size = token.cursor, token.complete_size
@@ -227,7 +232,8 @@ class Provider:
             next_token = ResumptionToken(request.verb, prefix, set_spec, start, end, page[-1].seq,
                                          cursor + page_size, max(complete_size, cursor + page_size + 1),
                                          int(now.timestamp()) + self.config["token_ttl"])
-            next_page = NextPage(request.verb, next_token.encode(), seq)
+            if not records or listing.metadata_format.rendering in self.prerendered:
+                next_page = NextPage(request.verb, next_token.encode(), seq)
         return self._list_body(request.verb, page, listing.metadata_format, records, next_token, cursor), next_page
 
     def _list_body(self, verb: str, page: list[Change], metadata_format: MetadataFormat, records: bool,

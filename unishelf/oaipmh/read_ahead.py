@@ -4,8 +4,10 @@ A harvester reads a page, parses it, then asks for the next; while it parses, th
 sit idle. So once a page has gone out, the provider renders the next one and keeps it here.
 A kept page is served only if the store has not changed since it was rendered (the change
 sequence is the same), so it is byte for byte what the request would have made then; its
-resumption token's expiry is at most `MAX_AGE` seconds early. Memory is bounded: a few pages,
-each at most `PAGE_BYTES` long.
+resumption token's expiry is at most `MAX_AGE` seconds early. Only formats rendered when records
+are stored (`oai.prerender`) are read ahead: rendering others costs too much to risk for
+nothing. Memory is bounded: at most `pages` pages, each at most `PAGE_BYTES` long, dropped
+after `MAX_AGE` seconds.
 """
 from __future__ import annotations
 
@@ -30,7 +32,7 @@ class NextPage:
 class KeptPage:
     pieces: list[bytes]   # the page's body
     next_page: NextPage | None
-    seq: int          # the store's change sequence when rendering began
+    seq: int          # the store's change sequence when the page before it was made
     made_at: float    # Unix time
 
 
@@ -40,11 +42,10 @@ class ReadAhead:
         self._kept: OrderedDict[tuple[str, str], KeptPage] = OrderedDict()
 
     def keep(self, verb: str, token: str, page: KeptPage):
-        if not self.pages:
-            return
         self._kept[verb, token] = page
-        while len(self._kept) > self.pages:
-            self._kept.popitem(last=False)
+        while self._kept and (len(self._kept) > self.pages
+                              or page.made_at - next(iter(self._kept.values())).made_at > MAX_AGE):
+            self._kept.popitem(last=False)   # the oldest: too many, or its harvester gave up
 
     def take(self, verb: str, token: str, seq: int, now: float) -> KeptPage | None:
         """The page kept for this token if the store is as it was then; asked once only."""

@@ -37,12 +37,13 @@ class _ResponseProducer:
         self.pending: list[bytes] | None = None   # gathered, not yet written
         self.written = False                      # the whole response is with the transport
         self.lost = False
+        self.started = False                      # some of the response has been written
         request.notifyFinish().addErrback(self._connection_lost)
 
     def resumeProducing(self):
         try:
-            if self.written and self.next_page:   # and drained: the harvester has it all
-                self.request.unregisterProducer()   # prepared after this turn's writes have gone
+            if self.written and self.next_page:   # asked for more: the transport has room again
+                self.request.unregisterProducer()   # prepared once this turn's writes have gone
                 self.reactor.callLater(0, self._prepare_then_finish)
             elif self.written:
                 self._finish()
@@ -51,9 +52,15 @@ class _ResponseProducer:
             else:
                 self._stream()
         except Exception:
-            log.exception("OAI-PMH response failed part way; closing the connection")
             self.request.unregisterProducer()
-            self.request.channel.loseConnection()
+            if self.started:
+                log.exception("OAI-PMH response failed part way; closing the connection")
+                self.request.channel.loseConnection()
+            else:
+                log.exception("OAI-PMH response failed")
+                self.request.setResponseCode(500)
+                self.request.setHeader(b"Content-Length", b"0")
+                self.request.finish()
 
     def _prepare_then_finish(self):
         """Finishing lets the channel read the harvester's next request, so the page it asks
@@ -75,7 +82,7 @@ class _ResponseProducer:
                 return
         data = self._encoded(b"".join(self.pending), last=True)
         self.request.setHeader(b"Content-Length", b"%d" % len(data))
-        self.request.write(data)
+        self._write(data)
         self.written = True
 
     def _stream(self):
@@ -83,13 +90,17 @@ class _ResponseProducer:
         while size < WRITE_AT_ONCE:
             chunk = next(self.chunks, None)
             if chunk is None:
-                self.request.write(self._encoded(b"".join(self.pending), last=True))
+                self._write(self._encoded(b"".join(self.pending), last=True))
                 self._finish()
                 return
             self.pending.append(chunk)
             size += len(chunk)
-        self.request.write(self._encoded(b"".join(self.pending), last=False))
+        self._write(self._encoded(b"".join(self.pending), last=False))
         self.pending = []
+
+    def _write(self, data: bytes):
+        self.started = True
+        self.request.write(data)
 
     def _encoded(self, data: bytes, last: bool) -> bytes:
         if not self.compressor:
@@ -107,6 +118,13 @@ class _ResponseProducer:
         self.chunks.close()
 
 
+def _closing(request) -> bool:
+    """Whether the connection closes after this response: the harvester waits for that, so no
+    page is prepared before it."""
+    connection = (request.getHeader(b"connection") or b"").lower()
+    return b"close" in connection or (request.clientproto == b"HTTP/1.0" and b"keep-alive" not in connection)
+
+
 class OAIResource(resource.Resource):
     isLeaf = True
 
@@ -122,13 +140,14 @@ class OAIResource(resource.Resource):
         arguments = {key.decode("utf-8", "replace"): [v.decode("utf-8", "replace") for v in values]
                      for key, values in request.args.items()}
         base_url = request.prePathURL().decode("utf-8", "replace")
-        response = self.provider.respond(arguments, base_url)
+        response = self.provider.respond(arguments, base_url, kept=request.method != b"HEAD")
         request.setHeader(b"Content-Type", b"text/xml; charset=utf-8")
         encoding = chosen_encoding((request.getHeader(b"accept-encoding") or b"").decode("latin-1"))
         if encoding:
             request.setHeader(b"Content-Encoding", encoding.encode())
             request.setHeader(b"Vary", b"Accept-Encoding")
-        next_page = response.next_page if request.channel in self.returning else None
+        staying = request.channel in self.returning and not _closing(request)
+        next_page = response.next_page if staying and request.method != b"HEAD" else None
         self.returning.add(request.channel)
         request.registerProducer(
             _ResponseProducer(request, response, next_page, encoding, self.provider.prepare, self.reactor), False)
