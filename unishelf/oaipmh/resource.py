@@ -59,6 +59,7 @@ class _ResponseProducer:
             else:
                 log.exception("OAI-PMH response failed")
                 self.request.setResponseCode(500)
+                self.request.responseHeaders.removeHeader(b"content-encoding")
                 self.request.setHeader(b"Content-Length", b"0")
                 self.request.finish()
 
