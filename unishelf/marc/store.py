@@ -287,9 +287,10 @@ class Reader:
     def changes(self, after_seq: int = 0):
         """The latest `Change` of each record, in change order, after `after_seq`."""
         cursor = self.txn.cursor(db=self.db["changes"])
+        make = Change._make   # a third quicker than Change(...): a harvest makes one per record
         if cursor.set_range(_SEQ.pack(after_seq + 1)):
             for key, value in cursor:
-                yield Change(_SEQ.unpack(key)[0], *marshal.loads(value))
+                yield make((_SEQ.unpack(key)[0], *marshal.loads(value)))
 
     def rendered(self, record_id: int, name: str) -> bytes | None:
         data = self.txn.get(record_key(record_id) + name.encode("ascii"), db=self.db["rendered"])
