@@ -27,7 +27,7 @@ from unishelf.ill_iso.node import node_for_store
 from unishelf.ill_iso.primitives import request_body
 from unishelf.ill_iso.tables import REQUESTER, RESPONDER
 from unishelf.ill_iso.transaction import Transaction
-from unishelf.marc.store import Store
+from unishelf.marc.store import ILL_ORDERS_INDEXED, Reader, Store
 from unishelf.z3950 import apdu as z
 from unishelf.z3950 import extended as es
 from unishelf.z3950.association import Association, Limits
@@ -212,6 +212,22 @@ def test_the_task_package_follows_the_transaction_to_shipped(catalog):
     assert package.target_reference == reference.encode() and package.user_id == "nadia"
     assert [p.target_reference for p in packages(association, "nadia")] == [reference.encode()]
 
+
+
+def test_a_user_s_orders_are_found_by_their_index_and_an_older_store_is_indexed_once(catalog, monkeypatch):
+    association = opened(catalog)
+    found(association)
+    references = [order(association).task_package.target_reference for _ in range(2)]
+    with monkeypatch.context() as patched:     # no reading of every transaction
+        patched.setattr(Reader, "ill_transactions", lambda reader: pytest.fail("read every transaction"))
+        assert [p.target_reference for p in packages(association, "nadia")] == references
+    with catalog.store.writing() as writer:    # as a store written before the index
+        writer.txn.delete(ILL_ORDERS_INDEXED, db=writer.db["meta"])
+        for key, _ in list(writer._ill_range(b"b")):
+            writer.txn.delete(key, db=writer.db["ill"])
+    assert [p.target_reference for p in packages(association, "nadia")] == references
+    with catalog.store.reading() as reader:
+        assert reader.ill_orders_of("nadia") == [1, 2] and reader.ill_orders_of("erin") == []
 
 def test_a_library_that_cannot_supply_passes_the_order_along_the_rota(catalog):
     association = opened(catalog)

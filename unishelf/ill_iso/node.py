@@ -124,6 +124,13 @@ def route_of(reader, transaction: Transaction) -> list[Transaction]:
     return route
 
 
+def requests_began(reader) -> dict[int, str]:
+    """Every request begun here (not the later attempts of a rota), by number: who began it."""
+    began = (Transaction(**record) for record in reader.ill_transactions()
+             if record["role"] == REQUESTER and record.get("forwarded_from") is None)
+    return {transaction.number: first_request(reader, transaction)["by"] for transaction in began}
+
+
 def first_request(reader, transaction: Transaction) -> dict:
     """The history entry of the ILL-Request the transaction began with, sent or received."""
     for entry in reader.ill_history(transaction.number):
@@ -177,6 +184,7 @@ class Node:
                 transaction.respond_by = self._respond_by(peer.code, now)
             self._send(writer, transaction, "ILL-Request", {**body, **self._third_party(transaction)},
                        "ILL-Request", by, now)
+            writer.note_ill_order(by, number)
         return Outcome(transaction, "ILL-Request")
 
     def command(self, reference: str, command: str, params: dict, by: str,

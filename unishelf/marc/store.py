@@ -52,6 +52,7 @@ from .rendered_codec import CODEC
 DATABASES = ("meta", "records", "entries", "sortkeys", "postings", "matchkeys", "holdings",
              "changes", "rendered", "history", "ill", "users")
 FORMAT = b"5"   # raised whenever what the databases hold changes shape
+ILL_ORDERS_INDEXED = b"ill_orders_indexed"   # every request's user is in the ill database's b index
 SEP = "\x1f"
 ALL_KEY = b"\x00all"             # every live record
 KIND_PREFIX = "\x00kind" + SEP   # live records of a kind: bib, authority
@@ -78,6 +79,10 @@ def term_key(point: str, register: str, term: str) -> bytes:
 
 def _change_count_key(kind: str, syntax: str) -> bytes:
     return f"changes{SEP}{kind}{SEP}{syntax}".encode()
+
+
+def _ill_order_key(user: str, number: int) -> bytes:
+    return b"b" + user.encode("utf-8") + b"\x1f" + _ID.pack(number)
 
 
 def match_key(key: str) -> bytes:
@@ -175,6 +180,7 @@ class Store:
                 return
             if found is None and not readonly and txn.stat(self.db["records"])["entries"] == 0:
                 txn.put(b"format", FORMAT, db=self.db["meta"])
+                txn.put(ILL_ORDERS_INDEXED, b"", db=self.db["meta"])
                 return
         raise StoreFormatError(found)
 
@@ -356,6 +362,14 @@ class Reader:
         for _, value in self._ill_range(b"t"):
             yield marshal.loads(value)
 
+    def ill_orders_of(self, user: str) -> list[int] | None:
+        """The numbers of the requests `user` began, oldest first; None in a store whose older
+        requests are not indexed yet (`Writer.index_ill_orders` does that once)."""
+        if self.txn.get(ILL_ORDERS_INDEXED, db=self.db["meta"]) is None:
+            return None
+        prefix = _ill_order_key(user, 0)[:-_ID.size]
+        return [_ID.unpack(key[len(prefix):])[0] for key, _ in self._ill_range(prefix)]
+
     def ill_history(self, number: int) -> list[dict]:
         return [marshal.loads(value) for _, value in self._ill_range(b"h" + _ID.pack(number))]
 
@@ -423,6 +437,16 @@ class Writer(Reader):
         key = record["key"].encode("utf-8")
         self.txn.put(b"t" + key, marshal.dumps(record), db=self.db["ill"])
         self.txn.put(b"n" + _ID.pack(record["number"]), key, db=self.db["ill"])
+
+    def note_ill_order(self, user: str, number: int):
+        """Index a request by the user who began it: Z39.50 users search their orders by name."""
+        self.txn.put(_ill_order_key(user, number), b"", db=self.db["ill"])
+
+    def index_ill_orders(self, began: dict[int, str]):
+        """Index the requests of a store written before the index (number -> user), once."""
+        for number, user in began.items():
+            self.note_ill_order(user, number)
+        self.txn.put(ILL_ORDERS_INDEXED, b"", db=self.db["meta"])
 
     def add_ill_history(self, number: int, seq: int, entry: dict):
         self.txn.put(b"h" + _ID.pack(number) + _ID.pack(seq), marshal.dumps(entry), db=self.db["ill"])

@@ -26,7 +26,7 @@ from unishelf.auth import ANONYMOUS, User
 from unishelf.ber import OCTET_ALIGNED, SINGLE_ASN1_TYPE, External, decode, encode
 from unishelf.ill_iso.apdus import ILLDecodeError, decode_apdu
 from unishelf.ill_iso.bibliographic import item_from_record
-from unishelf.ill_iso.node import Node, NotFound, first_request, node_for_store, route_of
+from unishelf.ill_iso.node import Node, NotFound, first_request, node_for_store, requests_began, route_of
 from unishelf.ill_iso.primitives import PrimitiveError
 from unishelf.ill_iso.tables import IDLE, REQUESTER
 from unishelf.ill_iso.transaction import Transaction, key_from_display, symbol_of
@@ -105,15 +105,17 @@ class ItemOrderService:
             return []
         term = query.root.term.strip()
         node = node_for_store(self.config, self.store)
+        key = key_from_display(REQUESTER, term)
         with self.store.reading() as reader:
-            key = key_from_display(REQUESTER, term)
             found = reader.ill_transaction(key) if key else None
-            if found is not None:
-                orders = [Transaction(**found)]
-            elif term == user.name:
-                orders = _orders_by(reader, user.name)
-            else:
-                orders = []
+            numbers = [found["number"]] if found else reader.ill_orders_of(user.name) if term == user.name else []
+        if numbers is None:   # a store written before requests were indexed by user: indexed once
+            with self.store.writing() as writer:
+                if writer.ill_orders_of(user.name) is None:
+                    writer.index_ill_orders(requests_began(writer))
+                numbers = writer.ill_orders_of(user.name)
+        with self.store.reading() as reader:
+            orders = [Transaction(**reader.ill_transaction_numbered(number)) for number in numbers]
         return [order.display_id for order in orders if _acts_for(user, order.library, node)]
 
     def task_package(self, reference: str, user: User | None) -> External | None:
@@ -252,14 +254,6 @@ def _request_details(ill_request: dict) -> dict:
 
 
 # -- the task package -----------------------------------------------------------------------
-def _orders_by(reader, name: str) -> list[Transaction]:
-    """The requests a user began (not the later attempts of their rotas), oldest first."""
-    began = (Transaction(**record) for record in reader.ill_transactions()
-             if record["role"] == REQUESTER and record.get("forwarded_from") is None)
-    return sorted((transaction for transaction in began if first_request(reader, transaction)["by"] == name),
-                  key=lambda transaction: transaction.number)
-
-
 def _task_status(node: Node, transaction: Transaction) -> int:
     """Pending until a library answers; complete when the transaction ended with the item
     supplied, aborted when it ended without."""
