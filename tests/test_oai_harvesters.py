@@ -5,8 +5,10 @@ Each gets every record and tombstone of the catalogue, page by page, while it ch
 from __future__ import annotations
 
 import gzip
+import http.client
 import shutil
 import subprocess
+import urllib.parse
 import urllib.request
 import zlib
 
@@ -119,3 +121,35 @@ def test_a_harvest_while_the_catalogue_changes_gets_every_unchanged_record_once(
     assert all(seen.count(i) == 1 for i in before if i not in (changed, deleted))
     assert seen.count(changed) == 2 and seen.count(deleted) == 1   # the change comes again, at the end
     assert set(seen) == set(expected(catalog))
+
+
+def test_a_keep_alive_harvest_read_ahead_while_the_catalogue_changes_gets_every_unchanged_record_once(server):
+    """One connection throughout, as the benchmark's harvester keeps it: every page after the
+    second is read ahead, and the page kept when the catalogue changed is not served."""
+    url, catalog = server
+    before = expected(catalog)
+    order = list(before)
+    changed = next(i for i in order[5:] if not before[i])         # on the first page
+    deleted = next(i for i in order[80:] if not before[i])        # on the fourth, read ahead by then
+    address = urllib.parse.urlsplit(url)
+    connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
+    query, seen, pages = {"verb": "ListRecords", "metadataPrefix": "oai_dc"}, [], 0
+    while query:
+        connection.request("GET", f"{address.path}?{urllib.parse.urlencode(query)}")
+        response = connection.getresponse()
+        body = response.read()
+        assert response.status == 200 and int(response.getheader("Content-Length")) == len(body)
+        document = etree.fromstring(body)
+        seen += [h.text for h in document.iterfind(".//o:header/o:identifier", NS)]
+        pages += 1
+        if pages == 3:
+            with catalog.store.writing() as writer:
+                catalog.catalogue.attach_holdings(writer, int(changed.rsplit(":", 1)[1]), "EAST", [{"note": "y"}])
+                catalog.catalogue.delete(writer, int(deleted.rsplit(":", 1)[1]))
+                writer.flush()
+        token = document.findtext(".//o:resumptionToken", namespaces=NS)
+        query = {"verb": "ListRecords", "resumptionToken": token} if token else None
+    connection.close()
+    assert all(seen.count(i) == 1 for i in before if i not in (changed, deleted))
+    assert seen.count(changed) == 2 and seen.count(deleted) == 1
+    assert set(seen) == set(expected(catalog)) and pages > 4
