@@ -2,6 +2,7 @@
 inside the node between commands, as `unishelf serve` would."""
 from __future__ import annotations
 
+from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
@@ -11,6 +12,8 @@ from twisted.internet.testing import MemoryReactorClock
 from unishelf.cli import main
 from unishelf.config import load_config
 from unishelf.ill_iso.daemon import service_from_config
+from unishelf.ill_iso.ledger import charges
+from unishelf.ill_iso.transaction import Transaction
 from unishelf.marc.store import Store
 
 CONFIG = """\
@@ -223,6 +226,8 @@ def test_a_request_forwarded_to_a_library_of_the_same_node_goes_on_there(desk):
     code, _, err = desk.run("ill", "show", display)
     assert code == 1 and "say which library" in err
     assert "SOUTH" in desk.ill("show", display, "--library", "SOUTH").splitlines()[0]
+    code, _, err = desk.run("ill", "forward", "3", "--to", "CENTRAL")
+    assert code == 1 and "CENTRAL already has this request" in err
     desk.ill("ship", "3")
     desk.deliver()
     desk.ill("receive", "1")
@@ -230,3 +235,15 @@ def test_a_request_forwarded_to_a_library_of_the_same_node_goes_on_there(desk):
     states = {number: desk.ill("show", number).splitlines()[0] for number in "123"}
     assert "NORTH -> SOUTH" in states["1"] and "RECEIVED" in states["1"]
     assert "FORWARD" in states["2"] and "NORTH -> SOUTH" not in states["2"] and "RECEIVED" in states["3"]
+    store = Store(desk.data / "store")
+    try:
+        with store.reading() as reader:
+            ends = [Transaction(**record) for record in reader.ill_transactions()]
+            forwarder = [(entry["direction"], entry["type"]) for entry in reader.ill_history(2)]
+            requester = [(entry["direction"], entry["type"], entry["by"]) for entry in reader.ill_history(1)]
+    finally:
+        store.close()
+    assert forwarder[-1] == ("received", "Status-Or-Error-Report")      # SOUTH's answer to the forward
+    assert requester.count(("received", "Status-Or-Error-Report", "CENTRAL")) == 1   # CENTRAL's own, only
+    assert [(charge.number, charge.debtor, charge.creditor, charge.amount) for charge in charges(ends)] == [
+        (3, "NORTH", "SOUTH", Decimal("4.00"))]                         # SOUTH's fee, once

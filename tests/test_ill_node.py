@@ -160,20 +160,26 @@ def test_a_resent_request_is_acknowledged_again_and_a_reused_id_is_a_duplicate(n
 
 
 def test_one_transaction_id_at_two_responders_of_one_node_only_when_forwarded(network, tmp_path):
-    members = [*network.nodes["NORTH"].directory.members.values(), Member("EAST", "Eastern Library", "EAST", "127.0.0.1", 4993)]
+    members = [*network.nodes["NORTH"].directory.members.values(),
+               Member("EAST", "Eastern Library", "EAST", "127.0.0.1", 4993)]
     both = Node(Store(tmp_path / "both"), Directory(members, ["CENTRAL", "EAST"]), clock=network.clock)
     try:
         network.nodes["NORTH"].request("NORTH", "CENTRAL", LOAN, "staff")
         (entry,) = _outbox(network.nodes["NORTH"])
         _, value = decode_apdu(entry["apdu"])
-        assert "status-report" in reply_of(both.receive(entry["apdu"]))
-        to_east = {**value, "responder-id": system_id("EAST")}
+        value["third-party-info-type"] = {"permission-to-forward": True}
+        assert "status-report" in reply_of(both.receive(encode_apdu("ILL-Request", value)))
+        to_east = {**value, "responder-id": system_id("EAST"), "forward-flag": True}
         assert problem(both.receive(encode_apdu("ILL-Request", to_east))) == (
-            "transaction-id-problem", "duplicate-transaction-id")           # not passed on by CENTRAL
-        assert "status-report" in reply_of(both.receive(encode_apdu("ILL-Request", {**to_east, "forward-flag": True})))
+            "transaction-id-problem", "duplicate-transaction-id")           # CENTRAL has not passed it on
+        both.command("1", "forward", {"to": "EAST"}, "staff")
+        [forwarded] = [e for e in _outbox(both) if e["type"] == "ILL-Request"]
+        assert "status-report" in reply_of(both.receive(forwarded["apdu"], role=RESPONDER))
         with both.store.reading() as reader:
             display = both.find(reader, "1").display_id
             assert [both.find(reader, display, library).number for library in ("CENTRAL", "EAST")] == [1, 2]
+        with pytest.raises(PrimitiveError, match="CENTRAL already has this request"):
+            both.command("2", "forward", {"to": "CENTRAL"}, "staff")          # back where it came from
         query = {**header(value["transaction-id"], value["requester-id"], system_id("EAST"), network.clock()),
                  "note": "where is it?"}
         assert both.receive(encode_apdu("Message", query)) == []
@@ -182,6 +188,7 @@ def test_one_transaction_id_at_two_responders_of_one_node_only_when_forwarded(ne
             assert "Message" not in [entry["type"] for entry in reader.ill_history(1)]
     finally:
         both.store.close()
+
 
 def _outbox(node: Node) -> list[dict]:
     with node.store.reading() as reader:

@@ -99,7 +99,7 @@ class ILLService(service.Service):
             receiver_role = RESPONDER if sender_role == REQUESTER else REQUESTER
             try:
                 for reply in self.node.receive(entry["apdu"], role=receiver_role):
-                    self.node.receive(reply, role=sender_role)
+                    self.node.receive(reply, end=entry["number"])
             except Exception as error:
                 log.exception("ILL delivery inside the node failed")
                 self.outbox.failed([entry["seq"]], f"{type(error).__name__}: {error}")

@@ -53,11 +53,11 @@ class Balance:
 
 def charges(transactions: Iterable[Transaction]) -> list[Charge]:
     """Every charge among the transactions, once each, in the order they were shipped."""
-    charged: dict[str, Transaction] = {}   # the transaction id without the role -> the end that counts
+    charged: dict[str, Transaction] = {}   # the Transaction-Id (no role, no library) -> the end that counts
     for transaction in transactions:
         if transaction.cost is None or transaction.shipped_date is None or transaction.state == CANCELLED:
             continue
-        shared = transaction.key.split(SEP, 1)[1]
+        shared = SEP.join(transaction.key.split(SEP)[1:5])
         if shared not in charged or transaction.role == RESPONDER:
             charged[shared] = transaction
     return sorted((_charge(transaction) for transaction in charged.values()),

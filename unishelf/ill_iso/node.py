@@ -28,7 +28,8 @@ from unishelf.ill_iso.reports import (
 )
 from unishelf.ill_iso.tables import RECEIVE, REQUESTER, RESPONDER, SEND, apdu_of, event_name
 from unishelf.ill_iso.transaction import (
-    Transaction, end_key, initial_requester, key_from_display, note_of, symbol_of, transaction_key, valid_id_part,
+    Transaction, base_key, end_key, initial_requester, key_from_display, note_of, symbol_of, transaction_key,
+    valid_id_part,
 )
 from unishelf.marc.access_points import AccessPoints
 from unishelf.search.engine import Engine
@@ -235,8 +236,9 @@ class Node:
         if not transactions:
             raise NotFound(f"there is no transaction {reference}" + (f" at {library}" if library else ""))
         if len(transactions) > 1:
-            raise NotFound(f"{reference} is a transaction of both {transactions[0].library} and "
-                           f"{transactions[1].library} here: say which library (--library)")
+            libraries = [transaction.library for transaction in transactions]
+            raise NotFound(f"{reference} is a transaction of {', '.join(libraries[:-1])} and {libraries[-1]} "
+                           "here: say which library (--library)")
         return transactions[0]
 
     def served_member(self, code: str | None) -> Member:
@@ -414,6 +416,8 @@ class Node:
         target = self.member(params.get("to") or "")
         if target.code in (transaction.library, transaction.requester):
             raise PrimitiveError(f"a request is forwarded to a third library, not {target.code}")
+        if any(end["library"] == target.code for end in writer.ill_transaction_ends(base_key(transaction.key))):
+            raise PrimitiveError(f"{target.code} already has this request (it was forwarded here from there)")
         request = decode_apdu(first_request(writer, transaction)["apdu"])[1]
         third_party = request.get("third-party-info-type") or {}
         if not third_party.get("permission-to-forward"):
@@ -450,10 +454,12 @@ class Node:
             transaction.intermediary = intermediary.code
 
     # -- the peer's APDUs -----------------------------------------------------------------
-    def receive(self, data: bytes, role: str | None = None) -> list[bytes]:
+    def receive(self, data: bytes, role: str | None = None, end: int | None = None) -> list[bytes]:
         """One whole APDU from a peer; the replies to send back on the same connection.
 
-        `role` names the receiving end when the sender is a library this node also serves.
+        `role` names the receiving end when the sender is a library this node also serves;
+        `end`, the number of the end a reply is for, when it answers an APDU that end sent to
+        another end here (a forwarded request's answer goes to the forwarder, as from afar).
         """
         now = self.clock()
         try:
@@ -474,7 +480,10 @@ class Node:
         if apdu_type == "ILL-Request":
             return self._request_received(data, value, now)
         with self.store.writing() as writer:
-            transaction = self._addressed(writer, apdu_type, value, role)
+            if end is not None:
+                transaction = Transaction(**writer.ill_transaction_numbered(end))
+            else:
+                transaction = self._addressed(writer, apdu_type, value, role)
             if transaction is None:
                 if apdu_type == REPORT:
                     return []   # nothing to tie it to, and reports are never answered
@@ -520,7 +529,8 @@ class Node:
         with self.store.writing() as writer:
             ends = writer.ill_transaction_ends(key)   # two, once a library here forwarded it to another
             existing = next((end for end in ends if end["library"] == responder.code), None)
-            if existing is None and ends and not value.get("forward-flag"):
+            if existing is None and ends and not (value.get("forward-flag")
+                                                  and any(end["state"] == FORWARDED for end in ends)):
                 existing = ends[0]   # the Transaction-Id of another responder here, not passed on by it
             if existing is not None:
                 transaction = Transaction(**existing)

@@ -55,6 +55,11 @@ def end_key(key: str, library: str, taken: bool) -> str:
     return SEP.join([key, library]) if taken else key
 
 
+def base_key(key: str) -> str:
+    """The role and Transaction-Id of a key, without the library an `end_key` may add."""
+    return SEP.join(key.split(SEP)[:5])
+
+
 def valid_id_part(text) -> bool:
     """A Transaction-Id part staff can read and type back: no separator, slash or control character."""
     return isinstance(text, str) and not any(c in "/" + SEP or not c.isprintable() for c in text)

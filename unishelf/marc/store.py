@@ -26,7 +26,8 @@ Named databases:
              (the outbox), w date+number+kind -> a timer, c name -> a counter, s -> the
              libraries the node last served, u -> its HTTP base URL for download links,
              l lender+number -> a request of this node to that lender still open, L lender ->
-             how many are
+             how many are, b user+number -> a request that user began (meta's
+             ill_orders_indexed says every request is there)
 
 LMDB gives one writer and any number of readers, across processes, that never block; a commit is
 on disk before `commit` returns, so what was acknowledged survives kill -9. Open the environment

@@ -110,9 +110,11 @@ class ItemOrderService:
             found = reader.ill_transaction(key) if key else None
             numbers = [found["number"]] if found else reader.ill_orders_of(user.name) if term == user.name else []
         if numbers is None:   # a store written before requests were indexed by user: indexed once
+            with self.store.reading() as reader:   # read outside the writer, which others wait for;
+                began = requests_began(reader)      # requests made meanwhile index themselves
             with self.store.writing() as writer:
                 if writer.ill_orders_of(user.name) is None:
-                    writer.index_ill_orders(requests_began(writer))
+                    writer.index_ill_orders(began)
                 numbers = writer.ill_orders_of(user.name)
         with self.store.reading() as reader:
             orders = [Transaction(**reader.ill_transaction_numbered(number)) for number in numbers]
