@@ -106,6 +106,10 @@ def test_read_ahead_keeps_a_few_pages_each_for_a_while():
     assert kept.take("ListRecords", "c", 8, 1000.0) is None            # the store changed
     kept.keep("ListRecords", "d", KeptPage([b"d"], None, 7, 1000.0))
     assert kept.take("ListRecords", "d", 7, 1000.0 + MAX_AGE).pieces == [b"d"]
+    for token in "efe":                                                # kept again: the newest
+        kept.keep("ListRecords", token, KeptPage([token.encode()], None, 7, 1000.0))
+    kept.keep("ListRecords", "g", KeptPage([b"g"], None, 7, 1000.0))
+    assert kept.take("ListRecords", "f", 7, 1000.0) is None and kept.take("ListRecords", "e", 7, 1000.0)
 
 
 # -- the twisted.web adapter --------------------------------------------------------------------

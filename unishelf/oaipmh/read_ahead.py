@@ -43,6 +43,7 @@ class ReadAhead:
 
     def keep(self, verb: str, token: str, page: KeptPage):
         self._kept[verb, token] = page
+        self._kept.move_to_end((verb, token))
         while self._kept and (len(self._kept) > self.pages
                               or page.made_at - next(iter(self._kept.values())).made_at > MAX_AGE):
             self._kept.popitem(last=False)   # the oldest: too many, or its harvester gave up
