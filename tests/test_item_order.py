@@ -315,7 +315,11 @@ def test_task_packages_are_shown_to_their_library_only(catalog):
     assert len(packages(opened(catalog, "hub"), reference)) == 1           # staff of every library here
     [refused] = packages(association, reference, syntax="1.2.840.10003.5.10")
     assert refused.condition == 238
-    search = exchange(association, z.SearchRequest(query=parse_pqf(f"@or {reference} nadia"),
+    for query, count in ((f"@or {reference} nadia", 1), (f"@and nadia {reference}", 1), (f"@not nadia {reference}", 0),
+                         (f"@or {reference} erin", 1), (f"@and {reference} erin", 0)):
+        search = exchange(association, z.SearchRequest(query=parse_pqf(query), database_names=("IR-Extend-1",)))
+        assert search.result_count == count, query
+    search = exchange(association, z.SearchRequest(query=parse_pqf(f"@prox 0 1 1 2 k 2 {reference} nadia"),
                                                    database_names=("IR-Extend-1",)))
     assert search.records.condition == 110
 

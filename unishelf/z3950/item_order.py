@@ -34,7 +34,7 @@ from unishelf.search.bib1 import DIAGNOSTICS
 from unishelf.search.session import Session
 from unishelf.search.tree import QueryError
 from unishelf.z3950 import extended as es
-from unishelf.z3950.rpn import AttributesPlusTerm, RPNQuery
+from unishelf.z3950.rpn import AttributesPlusTerm, Operation, RPNQuery
 from unishelf.z3950.updates import INVALID_FUNCTION, MISSING_PARAMETER, SERVICE_NOT_SUPPORTED, failure
 
 TASK_DATABASE = "IR-Extend-1"
@@ -95,16 +95,27 @@ class ItemOrderService:
 
     # -- IR-Extend-1 ----------------------------------------------------------------------
     def search(self, query: RPNQuery, user: User | None) -> list[str]:
-        """The targetReferences a query names, of the packages the user may see: the one whose
-        targetReference the term is, or all of the user's own orders when it is their name.
-        Attributes are not looked at; the term says which it is."""
-        if not isinstance(query.root, AttributesPlusTerm):
-            raise QueryError("unsupported-operator", f"{TASK_DATABASE} is searched by one term: a "
-                             "targetReference or your user name")
+        """The targetReferences a query names, of the packages the user may see, oldest first.
+        A term is one targetReference, or all of the user's own orders when it is their name;
+        and, or and and-not combine them. Attributes are not looked at: the term says which."""
         if not _may_order(user):
             return []
-        term = query.root.term.strip()
+        numbers = self._numbers(query.root, user)
         node = node_for_store(self.config, self.store)
+        with self.store.reading() as reader:
+            orders = [Transaction(**reader.ill_transaction_numbered(number)) for number in sorted(numbers)]
+        return [order.display_id for order in orders if _acts_for(user, order.library, node)]
+
+    def _numbers(self, operand, user: User) -> set[int]:
+        if isinstance(operand, AttributesPlusTerm):
+            return self._term_numbers(operand.term.strip(), user)
+        if isinstance(operand, Operation) and operand.op in ("and", "or", "and-not"):
+            left, right = self._numbers(operand.left, user), self._numbers(operand.right, user)
+            return {"and": left & right, "or": left | right, "and-not": left - right}[operand.op]
+        raise QueryError("unsupported-operator", f"{TASK_DATABASE} is searched by targetReferences and your "
+                         "user name, with and, or and and-not")
+
+    def _term_numbers(self, term: str, user: User) -> set[int]:
         key = key_from_display(REQUESTER, term)
         with self.store.reading() as reader:
             found = reader.ill_transaction(key) if key else None
@@ -116,9 +127,7 @@ class ItemOrderService:
                 if writer.ill_orders_of(user.name) is None:
                     writer.index_ill_orders(began)
                 numbers = writer.ill_orders_of(user.name)
-        with self.store.reading() as reader:
-            orders = [Transaction(**reader.ill_transaction_numbered(number)) for number in numbers]
-        return [order.display_id for order in orders if _acts_for(user, order.library, node)]
+        return set(numbers)
 
     def task_package(self, reference: str, user: User | None) -> External | None:
         """The task package record of an order as it stands now; None if it is gone or not
