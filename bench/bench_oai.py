@@ -74,6 +74,10 @@ class Harvest:
     rates: list[float] = field(default_factory=list)            # records/s of every run (median_harvest)
 
     @property
+    def rate(self) -> float:
+        return self.records / self.seconds
+
+    @property
     def server(self) -> int:
         """The process that served the harvest: one keep-alive connection stays with one process."""
         return max(self.cpu, key=self.cpu.get)
@@ -127,15 +131,15 @@ def unishelf_config(page_size: int) -> Path:
 def median_harvest(port: int, metadata_prefix: str, expected: int, server_pid: int, runs: int) -> Harvest:
     """The median of `runs` full harvests by records per second; `rates` holds every run's."""
     results = sorted((harvest(port, metadata_prefix, expected, server_pid) for _ in range(runs)),
-                     key=lambda result: result.records / result.seconds)
+                     key=lambda result: result.rate)
     median = results[len(results) // 2]
-    median.rates = [result.records / result.seconds for result in results]
+    median.rates = [result.rate for result in results]
     return median
 
 
 def report(name: str, metadata_prefix: str, result: Harvest):
     served = result.server
-    rate = result.records / result.seconds
+    rate = result.rate
     cpu_per_1k = sum(result.cpu.values()) / result.records * 1e6
 
     def over_time(kind: str) -> str:
@@ -151,7 +155,7 @@ def report(name: str, metadata_prefix: str, result: Harvest):
 
 
 def compare(metadata_prefix: str, ours: Harvest, theirs: Harvest):
-    speed = (ours.records / ours.seconds) / (theirs.records / theirs.seconds)
+    speed = ours.rate / theirs.rate
     peak = ours.peak[ours.server] / theirs.peak[theirs.server]
     private = ours.memory[-1][ours.server]["RssAnon"] / theirs.memory[-1][theirs.server]["RssAnon"]
     print(f"{'ratio':<9} {metadata_prefix:<7} unishelf/pyoai: records/s {speed:.2f}x (target 10x), "

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from unishelf.ill_iso.tables import RESPONDER
-from unishelf.ill_iso.transaction import SEP, Transaction
+from unishelf.ill_iso.transaction import Transaction
 
 CANCELLED = "CANCELLED"
 ZERO = Decimal("0.00")
@@ -57,9 +57,8 @@ def charges(transactions: Iterable[Transaction]) -> list[Charge]:
     for transaction in transactions:
         if transaction.cost is None or transaction.shipped_date is None or transaction.state == CANCELLED:
             continue
-        shared = SEP.join(transaction.key.split(SEP)[1:5])
-        if shared not in charged or transaction.role == RESPONDER:
-            charged[shared] = transaction
+        if transaction.display_id not in charged or transaction.role == RESPONDER:
+            charged[transaction.display_id] = transaction
     return sorted((_charge(transaction) for transaction in charged.values()),
                   key=lambda charge: (charge.shipped, charge.transaction))
 

@@ -302,9 +302,12 @@ class Node:
             found = ()
         if found and len(found) <= self.router.max_title_matches:
             return list(found)
-        matched = (f"no record of the union catalogue matches the title {item['title'][:200]!r}"
-                   + (" and author" if item.get("author") else "") if not found else
-                   f"{len(found)} records of the union catalogue match the title {item['title'][:200]!r}")
+        title = repr(item["title"][:200])
+        if found:
+            matched = f"{len(found)} records of the union catalogue match the title {title}"
+        else:
+            matched = f"no record of the union catalogue matches the title {title}" + (
+                " and author" if item.get("author") else "")
         raise NotRoutable(f"{matched}: name the record, an ISBN or an ISSN")
 
     def _third_party(self, transaction: Transaction) -> dict:
@@ -545,7 +548,7 @@ class Node:
                 writer.put_ill_transaction(transaction.record())
                 return replies
             transaction = Transaction(writer.next_ill_counter("number"), RESPONDER, responder.code,
-                                      requester.code, identity, end_key(key, responder.code, bool(ends)),
+                                      requester.code, identity, end_key(key, responder.code) if ends else key,
                                       created=stamp(now))
             writer.note_ill_received(transaction.number, taken)
             replies = self._take(writer, transaction, "ILL-Request", value, data, now)

@@ -48,11 +48,10 @@ def transaction_key(role: str, transaction_id: dict, requester_id: dict | None =
     return SEP.join(parts)
 
 
-def end_key(key: str, library: str, taken: bool) -> str:
-    """The key of a new end: `key`, or, when the store already has an end of that role and
-    Transaction-Id (a request forwarded between two libraries this node serves), `key` with
-    the library's code after it."""
-    return SEP.join([key, library]) if taken else key
+def end_key(key: str, library: str) -> str:
+    """The key of a second end of one role and Transaction-Id in one store (a request forwarded
+    between two libraries this node serves): `key` with the library's code after it."""
+    return SEP.join([key, library])
 
 
 def base_key(key: str) -> str:

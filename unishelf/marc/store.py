@@ -82,8 +82,8 @@ def _change_count_key(kind: str, syntax: str) -> bytes:
     return f"changes{SEP}{kind}{SEP}{syntax}".encode()
 
 
-def _ill_order_key(user: str, number: int) -> bytes:
-    return b"b" + user.encode("utf-8") + b"\x1f" + _ID.pack(number)
+def _ill_orders_prefix(user: str) -> bytes:
+    return b"b" + user.encode("utf-8") + SEP.encode()
 
 
 def match_key(key: str) -> bytes:
@@ -353,7 +353,7 @@ class Reader:
         library's code (`transaction.end_key`): every end of one role and Transaction-Id here."""
         prefix = key.encode("utf-8")
         return [marshal.loads(value) for stored, value in self._ill_range(b"t" + prefix)
-                if stored[1 + len(prefix):][:1] in (b"", b"\x1f")]
+                if stored[1 + len(prefix):][:1] in (b"", SEP.encode())]
 
     def ill_transaction_numbered(self, number: int) -> dict | None:
         key = self.txn.get(b"n" + _ID.pack(number), db=self.db["ill"])
@@ -368,7 +368,7 @@ class Reader:
         requests are not indexed yet (`Writer.index_ill_orders` does that once)."""
         if self.txn.get(ILL_ORDERS_INDEXED, db=self.db["meta"]) is None:
             return None
-        prefix = _ill_order_key(user, 0)[:-_ID.size]
+        prefix = _ill_orders_prefix(user)
         return [_ID.unpack(key[len(prefix):])[0] for key, _ in self._ill_range(prefix)]
 
     def ill_history(self, number: int) -> list[dict]:
@@ -441,7 +441,7 @@ class Writer(Reader):
 
     def note_ill_order(self, user: str, number: int):
         """Index a request by the user who began it: Z39.50 users search their orders by name."""
-        self.txn.put(_ill_order_key(user, number), b"", db=self.db["ill"])
+        self.txn.put(_ill_orders_prefix(user) + _ID.pack(number), b"", db=self.db["ill"])
 
     def index_ill_orders(self, began: dict[int, str]):
         """Index the requests of a store written before the index (number -> user), once."""

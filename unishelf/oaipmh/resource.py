@@ -141,14 +141,15 @@ class OAIResource(resource.Resource):
         arguments = {key.decode("utf-8", "replace"): [v.decode("utf-8", "replace") for v in values]
                      for key, values in request.args.items()}
         base_url = request.prePathURL().decode("utf-8", "replace")
-        response = self.provider.respond(arguments, base_url, kept=request.method != b"HEAD")
+        head = request.method == b"HEAD"
+        response = self.provider.respond(arguments, base_url, kept=not head)
         request.setHeader(b"Content-Type", b"text/xml; charset=utf-8")
         encoding = chosen_encoding((request.getHeader(b"accept-encoding") or b"").decode("latin-1"))
         if encoding:
             request.setHeader(b"Content-Encoding", encoding.encode())
             request.setHeader(b"Vary", b"Accept-Encoding")
         staying = request.channel in self.returning and not _closing(request)
-        next_page = response.next_page if staying and request.method != b"HEAD" else None
+        next_page = response.next_page if staying and not head else None
         self.returning.add(request.channel)
         request.registerProducer(
             _ResponseProducer(request, response, next_page, encoding, self.provider.prepare, self.reactor), False)
