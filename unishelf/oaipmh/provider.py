@@ -12,7 +12,6 @@ out, `prepare` renders the next one while the harvester reads (see read_ahead.py
 """
 from __future__ import annotations
 
-import functools
 import itertools
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -31,6 +30,7 @@ from .tokens import BadToken, ResumptionToken
 
 OAI_NS = "http://www.openarchives.org/OAI/2.0/"
 RENDER_GROUP = 100   # records rendered per read transaction
+SPEC_COMBINATIONS = 4096   # combinations of holding libraries and material type whose setSpecs are kept
 HEAD = ('<?xml version="1.0" encoding="UTF-8"?>\n'
         f'<OAI-PMH xmlns="{OAI_NS}" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" '
         f'xsi:schemaLocation="{OAI_NS} http://www.openarchives.org/OAI/2.0/OAI-PMH.xsd">\n')
@@ -85,7 +85,7 @@ class Provider:
         self.library_specs = {code: f"<setSpec>library:{code}</setSpec>" for code in self.sets.libraries}
         self.read_ahead = ReadAhead(self.config["read_ahead"])
         self.prerendered = set(self.config["prerender"])
-        self._built_in_specs = functools.lru_cache(maxsize=4096)(self._library_and_type_specs)
+        self._built_in_specs: dict[tuple, str] = {}   # see _library_and_type_specs
 
     # -- the request ------------------------------------------------------------------------
     def respond(self, arguments: dict[str, list[str]], base_url: str, now: datetime | None = None,
@@ -188,7 +188,7 @@ class Provider:
                                f"this item is not available as {metadata_format.prefix}")
             change = next(reader.changes(record.seq - 1))   # the record's latest change
             rendered = self._render(reader, [change], metadata_format, self.sets.configured_bitmaps(), True)
-        return iter([b"<GetRecord>", *rendered, b"</GetRecord>\n"])
+        return iter([b"<GetRecord>", rendered, b"</GetRecord>\n"])
 
     # -- lists -------------------------------------------------------------------------------
     def _list(self, request: OAIRequest, now: datetime, kept: bool) -> tuple[Iterator[bytes], NextPage | None]:
@@ -232,22 +232,26 @@ class Provider:
             next_token = ResumptionToken(request.verb, prefix, set_spec, start, end, page[-1].seq,
                                          cursor + page_size, max(complete_size, cursor + page_size + 1),
                                          int(now.timestamp()) + self.config["token_ttl"])
-            if not records or listing.metadata_format.rendering in self.prerendered:
-                next_page = NextPage(request.verb, next_token.encode(), seq)
-        return self._list_body(request.verb, page, listing.metadata_format, records, next_token, cursor), next_page
+            next_page = NextPage(request.verb, next_token.encode(), seq)
+        body = self._list_body(request.verb, page, listing.metadata_format, records, next_token,
+                               next_page and next_page.token, cursor)
+        if records and listing.metadata_format.rendering not in self.prerendered:
+            next_page = None   # not worth rendering ahead
+        return body, next_page
 
     def _list_body(self, verb: str, page: list[Change], metadata_format: MetadataFormat, records: bool,
-                   token: ResumptionToken | None, cursor: int) -> Iterator[bytes]:
+                   token: ResumptionToken | None, token_text: str | None, cursor: int) -> Iterator[bytes]:
+        """`token_text`: `token` encoded (encoding costs enough to do once a page)."""
         yield f"<{verb}>".encode()
         configured = self.sets.configured_bitmaps()
         for i in range(0, len(page), RENDER_GROUP):
-            with self.store.reading() as reader:   # closed before the pieces go: a slow harvester holds no snapshot
-                pieces = self._render(reader, page[i:i + RENDER_GROUP], metadata_format, configured, records)
-            yield from pieces
+            with self.store.reading() as reader:   # closed before the piece goes: a slow harvester holds no snapshot
+                piece = self._render(reader, page[i:i + RENDER_GROUP], metadata_format, configured, records)
+            yield piece
         if token:
             expiry = _stamp(datetime.fromtimestamp(token.expires, timezone.utc))
             yield (f'<resumptionToken expirationDate="{expiry}" completeListSize="{token.complete_size}" '
-                   f'cursor="{cursor}">{token.encode()}</resumptionToken>').encode()
+                   f'cursor="{cursor}">{token_text}</resumptionToken>').encode()
         elif cursor:   # the last page of a list that took several: the empty token ends it
             yield f'<resumptionToken completeListSize="{cursor + len(page)}" cursor="{cursor}"/>'.encode()
         yield f"</{verb}>\n".encode()
@@ -304,16 +308,20 @@ class Provider:
         return FORMATS[prefix]
 
     def _render(self, reader: Reader, changes: list[Change], metadata_format: MetadataFormat,
-                configured: list, records: bool) -> list[bytes]:
-        """Headers (and records) for these changes, in pieces joined once when the page is
-        written: headers from the change log alone, metadata as stored when the format is
-        prerendered, else rendered now."""
+                configured: list, records: bool) -> bytes:
+        """Headers (and records) for these changes: headers from the change log
+        alone, metadata as stored when the format is prerendered, else rendered now.
+
+        A harvest runs this for every record it lists, hence the locals and the inline cache."""
         out = []
-        built_in_specs, prefix = self._built_in_specs, self.prefix
-        live = [change.record_id for change in changes if not change.deleted] if records else []
-        rendered = dict(zip(live, reader.rendered_many(live, metadata_format.rendering)))
+        add, built_in_specs, prefix = out.append, self._built_in_specs, self.prefix
+        if records:
+            rendered = iter(reader.rendered_many([change.record_id for change in changes if not change.deleted],
+                                                 metadata_format.rendering))
         for change in changes:
-            specs = built_in_specs(change.libraries, change.material_type)
+            specs = built_in_specs.get((change.libraries, change.material_type))
+            if specs is None:
+                specs = self._library_and_type_specs(change.libraries, change.material_type)
             if configured and not change.deleted:
                 specs += "".join(f"<setSpec>{xml_escaped(spec)}</setSpec>" for spec, bitmap in configured
                                  if change.record_id in bitmap)
@@ -321,19 +329,26 @@ class Provider:
                      f"<datestamp>{change.datestamp}</datestamp>{specs}")
             if change.deleted:
                 header = f'<header status="deleted">{about}</header>'
-                out.append((f"<record>{header}</record>" if records else header).encode())
+                add((f"<record>{header}</record>" if records else header).encode())
             elif not records:
-                out.append(f"<header>{about}</header>".encode())
+                add(f"<header>{about}</header>".encode())
             else:
-                metadata = rendered[change.record_id]
+                metadata = next(rendered)
                 if metadata is None:
                     stored = reader.record(change.record_id)
                     metadata = metadata_format.render(parse_iso2709(stored.raw), stored.syntax).encode()
-                out += [f"<record><header>{about}</header><metadata>".encode(), metadata, b"</metadata></record>"]
-        return out
+                add(f"<record><header>{about}</header><metadata>".encode())
+                add(metadata)
+                add(b"</metadata></record>")
+        return b"".join(out)
 
     def _library_and_type_specs(self, libraries: tuple[str, ...], material_type: str) -> str:
-        """The setSpecs of a record's holding libraries and material type (few combinations
-        recur, so `_built_in_specs` keeps them)."""
-        return ("".join([self.library_specs[code] for code in libraries if code in self.library_specs])
-                + f"<setSpec>type:{material_type}</setSpec>")
+        """The setSpecs of a record's holding libraries and material type, kept in
+        `_built_in_specs`: few combinations recur, and the cache is emptied when it holds
+        `SPEC_COMBINATIONS` (a consortium of hundreds of libraries could hold many)."""
+        specs = ("".join([self.library_specs[code] for code in libraries if code in self.library_specs])
+                 + f"<setSpec>type:{material_type}</setSpec>")
+        if len(self._built_in_specs) >= SPEC_COMBINATIONS:
+            self._built_in_specs.clear()
+        self._built_in_specs[libraries, material_type] = specs
+        return specs
