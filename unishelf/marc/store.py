@@ -308,10 +308,11 @@ class Reader:
 
     def rendered_many(self, record_ids: list[int], name: str) -> list:
         """The renderings of many records in one format (bytes-like; None where there is none)."""
-        suffix, cursor = name.encode("ascii"), self.txn.cursor(db=self.db["rendered"])
+        suffix, get = name.encode("ascii"), self.txn.cursor(db=self.db["rendered"]).get
+        key = struct.Struct(f"{_ID.format}{len(suffix)}s").pack   # a rendering's key in one call
         # one cursor: LMDB looks for the next key on the leaf page it is on before descending;
         # its values are copies (buffers=False), so the next get leaves them alone
-        stored = [cursor.get(record_key(record_id) + suffix) for record_id in record_ids]
+        stored = [get(key(record_id, suffix)) for record_id in record_ids]
         found = iter(CODEC.decompress_many(name, [data for data in stored if data is not None]))
         return [None if data is None else next(found) for data in stored]
 
