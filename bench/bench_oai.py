@@ -1,6 +1,6 @@
 """OAI-PMH benchmark: a full ListRecords harvest of the same LC records from unishelf and from pyoai.
 
-    python bench/bench_oai.py [--records N] [--formats marc21,oai_dc] [--page-size 200] [--runs 3]
+    python bench/bench_oai.py [--records N] [--formats marc21,oai_dc] [--page-size 200] [--runs 3] [--warmups 1]
 
 For each format, a fresh `unishelf serve` (the store of bench_load.py, `oai.page_size` set by a
 config file) and a fresh pyoai BatchingServer holding the records in memory (bench/pyoai_side.py,
@@ -9,9 +9,11 @@ http.client connection following resumptionTokens and counting <record> elements
 records per second, server CPU per 1,000 records, the peak memory (VmHWM) of every server
 process, the resident memory of the process that served the harvest after 10%, 50% and 100% of
 it (RSS, and the private part: RSS counts the LMDB store's mapped pages, which the kernel
-reclaims at will), and the ratios. Each server is harvested `--runs` times in a row and the
-median run is reported (with every run's records per second): on a shared two-core machine one
-harvest can be a third faster or slower than the next. Not a test: no assertions.
+reclaims at will), and the ratios. Each server is harvested `--warmups` times, then `--runs`
+times, and the median of those runs is reported (with every run's records per second, and the
+warm-up harvests' beside them): on a shared two-core machine one harvest can be a third faster
+or slower than the next, and a fresh unishelf process maps the store's pages during its first
+harvest (pyoai has loaded its records before it serves). Not a test: no assertions.
 """
 from __future__ import annotations
 
@@ -128,16 +130,19 @@ def unishelf_config(page_size: int) -> Path:
     return Path(path)
 
 
-def median_harvest(port: int, metadata_prefix: str, expected: int, server_pid: int, runs: int) -> Harvest:
-    """The median of `runs` full harvests by records per second; `rates` holds every run's."""
+def median_harvest(port: int, metadata_prefix: str, expected: int, server_pid: int, runs: int,
+                   warmups: int) -> tuple[Harvest, list[float]]:
+    """The median of `runs` full harvests by records per second (`rates` holds every run's),
+    after `warmups` harvests whose records per second are returned beside it."""
+    warmup_rates = [harvest(port, metadata_prefix, expected, server_pid).rate for _ in range(warmups)]
     results = sorted((harvest(port, metadata_prefix, expected, server_pid) for _ in range(runs)),
                      key=lambda result: result.rate)
     median = results[len(results) // 2]
     median.rates = [result.rate for result in results]
-    return median
+    return median, warmup_rates
 
 
-def report(name: str, metadata_prefix: str, result: Harvest):
+def report(name: str, metadata_prefix: str, result: Harvest, warmup_rates: list[float]):
     served = result.server
     rate = result.rate
     cpu_per_1k = sum(result.cpu.values()) / result.records * 1e6
@@ -151,7 +156,9 @@ def report(name: str, metadata_prefix: str, result: Harvest):
     processes = ", ".join(f"pid {pid} {peak / MiB:,.0f} MiB{' (served the harvest)' if pid == served else ''}"
                           for pid, peak in result.peak.items())
     print(f"{'':<18}VmHWM of every server process: {processes}", flush=True)
-    print(f"{'':<18}records/s of each run: {', '.join(f'{rate:,.0f}' for rate in result.rates)}", flush=True)
+    print(f"{'':<18}records/s of each run: {', '.join(f'{rate:,.0f}' for rate in result.rates)}"
+          f"{'; of the warm-up harvests: ' + ', '.join(f'{rate:,.0f}' for rate in warmup_rates) if warmup_rates else ''}",
+          flush=True)
 
 
 def compare(metadata_prefix: str, ours: Harvest, theirs: Harvest):
@@ -168,11 +175,13 @@ def main() -> int:
     parser.add_argument("--formats", default="marc21,oai_dc")
     parser.add_argument("--page-size", type=int, default=200)
     parser.add_argument("--runs", type=int, default=3, help="harvests of each server; the median is reported")
+    parser.add_argument("--warmups", type=int, default=1, help="harvests of each server before those measured")
     args = parser.parse_args()
     data_dir = unishelf_side.store(args.records)
     config = unishelf_config(args.page_size)
     print(f"{args.records:,} LC records; full ListRecords harvest, {args.page_size} records a page, "
-          f"one keep-alive http.client harvester; the median of {args.runs} harvests of each server")
+          f"one keep-alive http.client harvester; the median of {args.runs} harvests of each server, "
+          f"after {args.warmups} not counted")
     print(f"{'':<51}{'server':>10} {'peak RSS':>9} {'RSS MiB at':>16} {'private MiB at':>16}")
     print(f"{'server':<9} {'format':<7} {'records':>8} {'pages':>6} {'wall s':>7} {'rec/s':>8} {'CPU ms/1k':>10} "
           f"{'MiB':>9} {'10/50/100%':>16} {'10/50/100%':>16}")
@@ -180,13 +189,13 @@ def main() -> int:
         for metadata_prefix in args.formats.split(","):
             results = {}
             with unishelf_side.UnishelfServer(data_dir, config) as ours:
-                results["unishelf"] = median_harvest(ours.ports["http"], metadata_prefix, args.records,
-                                                     ours.process.pid, args.runs)
-            report("unishelf", metadata_prefix, results["unishelf"])
+                results["unishelf"], warmups = median_harvest(ours.ports["http"], metadata_prefix, args.records,
+                                                              ours.process.pid, args.runs, args.warmups)
+            report("unishelf", metadata_prefix, results["unishelf"], warmups)
             with PyoaiServer(args.records, metadata_prefix, args.page_size) as theirs:
-                results["pyoai"] = median_harvest(theirs.port, metadata_prefix, args.records, theirs.process.pid,
-                                                  args.runs)
-            report("pyoai", metadata_prefix, results["pyoai"])
+                results["pyoai"], warmups = median_harvest(theirs.port, metadata_prefix, args.records,
+                                                           theirs.process.pid, args.runs, args.warmups)
+            report("pyoai", metadata_prefix, results["pyoai"], warmups)
             compare(metadata_prefix, results["unishelf"], results["pyoai"])
     finally:
         config.unlink()
