@@ -20,7 +20,8 @@ from xml.sax.saxutils import escape
 
 from unishelf.marc.reading import xml_escaped, xml_safe
 from unishelf.marc.record import parse_iso2709
-from unishelf.marc.store import Change, Reader
+from unishelf.marc.store import (ROW_DATESTAMP, ROW_DELETED, ROW_KIND, ROW_LIBRARIES, ROW_MATERIAL_TYPE,
+                                 ROW_RECORD_ID, ROW_SYNTAX, Reader)
 
 from .arguments import OAIError, OAIErrors, OAIRequest, datestamp_bounds, parse_arguments
 from .formats import FORMATS, MetadataFormat
@@ -186,8 +187,8 @@ class Provider:
             if not metadata_format.carries(record.syntax):
                 raise OAIError("cannotDisseminateFormat",
                                f"this item is not available as {metadata_format.prefix}")
-            change = next(reader.changes(record.seq - 1))   # the record's latest change
-            rendered = self._render(reader, [change], metadata_format, self.sets.configured_bitmaps(), True)
+            latest = next(reader.change_rows(record.seq - 1))   # the record's latest change
+            rendered = self._render(reader, [latest], metadata_format, self.sets.configured_bitmaps(), True)
         return iter([b"<GetRecord>", rendered, b"</GetRecord>\n"])
 
     # -- lists -------------------------------------------------------------------------------
@@ -229,7 +230,8 @@ class Provider:
         next_token = next_page = None
         if len(page) > page_size:
             page = page[:page_size]
-            next_token = ResumptionToken(request.verb, prefix, set_spec, start, end, page[-1].seq,
+            last_seq, _ = page[-1]
+            next_token = ResumptionToken(request.verb, prefix, set_spec, start, end, last_seq,
                                          cursor + page_size, max(complete_size, cursor + page_size + 1),
                                          int(now.timestamp()) + self.config["token_ttl"])
             next_page = NextPage(request.verb, next_token.encode(), seq)
@@ -239,7 +241,7 @@ class Provider:
             next_page = None   # not worth rendering ahead
         return body, next_page
 
-    def _list_body(self, verb: str, page: list[Change], metadata_format: MetadataFormat, records: bool,
+    def _list_body(self, verb: str, page: list[tuple[int, tuple]], metadata_format: MetadataFormat, records: bool,
                    token: ResumptionToken | None, token_text: str | None, cursor: int) -> Iterator[bytes]:
         """`token_text`: `token` encoded (encoding costs enough to do once a page)."""
         yield f"<{verb}>".encode()
@@ -265,14 +267,15 @@ class Provider:
             members = self.sets.members(set_spec)
         return _Listing(metadata_format, members, after_seq or 0, datestamp_bounds(start, end)[1])
 
-    def _selected(self, reader: Reader, listing: _Listing) -> Iterator[Change]:
-        """The changes a list selects, in log order, after `listing.after_seq`."""
+    def _selected(self, reader: Reader, listing: _Listing) -> Iterator[tuple[int, tuple]]:
+        """The change log entries a list selects, as (sequence, row) pairs (Reader.change_rows),
+        in log order, after `listing.after_seq`."""
         members, high, syntaxes = listing.members, listing.high, listing.metadata_format.syntaxes
-        for change in reader.changes(listing.after_seq):
-            if change.datestamp > high:
+        for seq, row in reader.change_rows(listing.after_seq):
+            if row[ROW_DATESTAMP] > high:
                 return
-            if change.kind == "bib" and change.syntax in syntaxes and (members is None or members.holds(change)):
-                yield change
+            if row[ROW_KIND] == "bib" and row[ROW_SYNTAX] in syntaxes and (members is None or members.holds(row)):
+                yield seq, row
 
     @staticmethod
     def _seq_before(reader: Reader, low: str) -> int:
@@ -307,27 +310,27 @@ class Provider:
             raise OAIError("cannotDisseminateFormat", f"{prefix!r} is not a metadata format of this repository")
         return FORMATS[prefix]
 
-    def _render(self, reader: Reader, changes: list[Change], metadata_format: MetadataFormat,
+    def _render(self, reader: Reader, page: list[tuple[int, tuple]], metadata_format: MetadataFormat,
                 configured: list, records: bool) -> bytes:
-        """Headers (and records) for these changes: headers from the change log
-        alone, metadata as stored when the format is prerendered, else rendered now.
+        """Headers (and records) for these (sequence, change log row) pairs: headers from the
+        change log alone, metadata as stored when the format is prerendered, else rendered now.
 
         A harvest runs this for every record it lists, hence the locals and the inline cache."""
         out = []
         add, built_in_specs, prefix = out.append, self._built_in_specs, self.prefix
         if records:
-            rendered = iter(reader.rendered_many([change.record_id for change in changes if not change.deleted],
+            rendered = iter(reader.rendered_many([row[ROW_RECORD_ID] for _, row in page if not row[ROW_DELETED]],
                                                  metadata_format.rendering))
-        for change in changes:
-            specs = built_in_specs.get((change.libraries, change.material_type))
+        for _, row in page:
+            record_id, deleted = row[ROW_RECORD_ID], row[ROW_DELETED]
+            specs = built_in_specs.get((row[ROW_LIBRARIES], row[ROW_MATERIAL_TYPE]))
             if specs is None:
-                specs = self._library_and_type_specs(change.libraries, change.material_type)
-            if configured and not change.deleted:
+                specs = self._library_and_type_specs(row[ROW_LIBRARIES], row[ROW_MATERIAL_TYPE])
+            if configured and not deleted:
                 specs += "".join(f"<setSpec>{xml_escaped(spec)}</setSpec>" for spec, bitmap in configured
-                                 if change.record_id in bitmap)
-            about = (f"<identifier>{prefix}{change.record_id}</identifier>"
-                     f"<datestamp>{change.datestamp}</datestamp>{specs}")
-            if change.deleted:
+                                 if record_id in bitmap)
+            about = f"<identifier>{prefix}{record_id}</identifier><datestamp>{row[ROW_DATESTAMP]}</datestamp>{specs}"
+            if deleted:
                 header = f'<header status="deleted">{about}</header>'
                 add((f"<record>{header}</record>" if records else header).encode())
             elif not records:
@@ -335,7 +338,7 @@ class Provider:
             else:
                 metadata = next(rendered)
                 if metadata is None:
-                    stored = reader.record(change.record_id)
+                    stored = reader.record(record_id)
                     metadata = metadata_format.render(parse_iso2709(stored.raw), stored.syntax).encode()
                 add(f"<record><header>{about}</header><metadata>".encode())
                 add(metadata)

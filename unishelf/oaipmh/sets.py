@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from pyroaring import BitMap
 
-from unishelf.marc.store import Change
+from unishelf.marc.store import ROW_DELETED, ROW_LIBRARIES, ROW_MATERIAL_TYPE, ROW_RECORD_ID
 from unishelf.search.tree import Node, Term
 from unishelf.z3950.pqf import parse_pqf
 
@@ -81,11 +81,12 @@ class SetMembers:
     libraries: set[str] | None = None     # a tombstone belongs if it was held by one of these
     material_type: str | None = None      # ... or if it is of this type
 
-    def holds(self, change: Change) -> bool:
+    def holds(self, row: tuple) -> bool:
+        """Whether the record of this change log row (Reader.change_rows) is in the set."""
         if self.live is None:
             return True
-        if not change.deleted:
-            return change.record_id in self.live
+        if not row[ROW_DELETED]:
+            return row[ROW_RECORD_ID] in self.live
         if self.libraries is not None:
-            return bool(self.libraries.intersection(change.libraries))
-        return change.material_type == self.material_type
+            return bool(self.libraries.intersection(row[ROW_LIBRARIES]))
+        return row[ROW_MATERIAL_TYPE] == self.material_type
