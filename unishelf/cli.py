@@ -29,13 +29,11 @@ def main(argv: list[str] | None = None) -> int:
         overrides.update({"listen.host": args.host, "listen.z3950_port": args.z3950_port,
                           "listen.http_port": args.http_port, "listen.ill_port": args.ill_port,
                           "listen.ftp_port": args.ftp_port})
-    try:
-        config = load_config(args.config, overrides)
+    try:   # some settings are checked only when used (a file to open, a renderer to find)
+        return args.handler(load_config(args.config, overrides), args)
     except ConfigError as error:
         print(f"unishelf: invalid configuration: {error}", file=sys.stderr)
         return 2
-    try:
-        return args.handler(config, args)
     except StoreFormatError as error:
         print(f"unishelf: {error}", file=sys.stderr)
         return 2

@@ -2,13 +2,32 @@
 twisted.web site."""
 from __future__ import annotations
 
-from twisted.web import resource, server
+from typing import TextIO
 
+from twisted.web import resource, server
+from twisted.web.http import combinedLogFormatter, datetimeToLogString
+
+from .config import ConfigError
 from .ill_iso import download
 from .oaipmh.provider import Provider
 from .oaipmh.resource import OAIResource
 from .sru.resource import SRUResource
 from .sru.service import SRUService
+
+
+class _Site(server.Site):
+    """A twisted.web Site that writes its access log (combined log format, a line per request)
+    to the file `listen.access_log` names, or, with none, does not make the lines at all:
+    twisted.web would hand them to Twisted's logging, about a tenth of a small request's time."""
+
+    def __init__(self, root, access_log: TextIO | None):
+        super().__init__(root)
+        self.access_log = access_log
+        self.displayTracebacks = False
+
+    def log(self, request):
+        if self.access_log is not None:
+            self.access_log.write(combinedLogFormatter(datetimeToLogString(), request) + "\n")
 
 
 def site(catalog) -> server.Site:
@@ -18,6 +37,15 @@ def site(catalog) -> server.Site:
     ill = resource.Resource()
     ill.putChild(b"files", download.resource_from_config(catalog.config))
     root.putChild(b"ill", ill)
-    http_site = server.Site(root)
-    http_site.displayTracebacks = False
-    return http_site
+    return _Site(root, _access_log(catalog.config))
+
+
+def _access_log(config) -> TextIO | None:
+    """The access log, opened to append whole lines (every serving process writes to it)."""
+    path = config["listen"]["access_log"]
+    if not path:
+        return None
+    try:
+        return open(path, "a", buffering=1, encoding="utf-8")
+    except OSError as error:
+        raise ConfigError(config.source, "listen.access_log", f"cannot be opened: {error.strerror}") from None

@@ -20,6 +20,7 @@ from .app import open_catalog
 from .config import Config
 from .ill_iso import daemon as ill_daemon
 from .ill_iso import ftp_drop
+from .logs import start_logging
 from .z3950 import server as z3950_server
 
 # name -> function(catalog) that makes the daemon's Twisted factory (or twisted.web Site)
@@ -31,7 +32,7 @@ DESCRIPTIONS = {"z3950": "Z39.50 on {host}:{port}",
 
 
 def serve(config: Config) -> int:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    start_logging()
     log = logging.getLogger("unishelf")
     catalog = open_catalog(config)
     log.info("store %s: %d records in unicat", config.store_path, catalog.engine.count("unicat"))

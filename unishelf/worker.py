@@ -17,6 +17,7 @@ from twisted.internet import protocol, reactor, stdio
 
 from unishelf.app import open_catalog
 from unishelf.config import load_config
+from unishelf.logs import start_logging
 from unishelf.serve import SHARED_DAEMONS
 
 
@@ -34,6 +35,7 @@ def main(argv=None) -> int:
     parser.add_argument("--data-dir")
     parser.add_argument("--listen", action="append", required=True, metavar="DAEMON=FD")
     args = parser.parse_args(argv)
+    start_logging()
     config = load_config(args.config, {"data_dir": args.data_dir})
     catalog = open_catalog(config)
     for listen in args.listen:
