@@ -2,6 +2,7 @@
 log when one is configured."""
 from __future__ import annotations
 
+import http.client
 import re
 import subprocess
 import sys
@@ -56,3 +57,18 @@ def test_an_access_log_that_cannot_be_opened_stops_the_start_naming_the_key(unio
     assert result.stderr.splitlines()[-1] == (f"unishelf: invalid configuration: {config}: listen.access_log: "
                                               "cannot be opened: No such file or directory")
     assert "Traceback" not in result.stderr
+
+
+def test_an_access_log_that_cannot_be_written_costs_its_lines_not_the_answers(union_catalogue, tmp_path):
+    config = tmp_path / "unishelf.yaml"
+    config.write_text("listen: {access_log: /dev/full, workers: 1}\n")   # every write fails: no space
+    output = tmp_path / "serve.out"
+    with output.open("wb") as sink, serving(union_catalogue, config, output=sink) as (ports, _):
+        connection = http.client.HTTPConnection("127.0.0.1", ports["http"], timeout=30)
+        for _ in range(3):   # one keep-alive connection: each answer must have finished
+            connection.request("GET", "/oai?verb=Identify")
+            response = connection.getresponse()
+            assert response.status == 200 and b"<Identify>" in response.read()
+        connection.close()
+    errors = [line for line in output.read_text().splitlines() if "access log" in line]
+    assert len(errors) == 1 and "unishelf.http ERROR the access log /dev/full cannot be written" in errors[0]

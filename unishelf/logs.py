@@ -3,7 +3,8 @@
 Twisted reports its errors (an exception a protocol raised, a failed Deferred nobody handled)
 to its global log publisher, which, until it is told where to write, keeps the last 65,536
 events in memory and shows none of them. So they go on to the `twisted` logger, from WARNING
-up: below that, Twisted says a line for every connection factory started and stopped.
+up: below that, Twisted says a line for every connection factory started and stopped. Python's
+warnings take the same way (`twisted WARNING file:line: Category: message`).
 """
 from __future__ import annotations
 

@@ -541,6 +541,7 @@ class Writer(Reader):
             if entry is not None:   # a catalogue update's history entry: the same datestamp
                 self.txn.put(history_key, marshal.dumps({**marshal.loads(entry), "datestamp": datestamp}),
                              db=self.db["history"])
+            # a change log row: its order is ROW_RECORD_ID ... ROW_MATERIAL_TYPE's, and Change's after seq
             self.txn.put(_SEQ.pack(record.seq), marshal.dumps((record.id, record.kind, record.syntax, record.deleted,
                                                                  datestamp, libraries, material_type)),
                          db=self.db["changes"])

@@ -227,23 +227,23 @@ class Provider:
             page = list(itertools.islice(self._selected(reader, listing), page_size + 1))
         if not page:   # also when the rest of a list changed away from it since the last page
             raise OAIError("noRecordsMatch", "no records match the arguments")
-        next_token = next_page = None
+        next_token = token_text = next_page = None
         if len(page) > page_size:
             page = page[:page_size]
             last_seq, _ = page[-1]
             next_token = ResumptionToken(request.verb, prefix, set_spec, start, end, last_seq,
                                          cursor + page_size, max(complete_size, cursor + page_size + 1),
                                          int(now.timestamp()) + self.config["token_ttl"])
-            next_page = NextPage(request.verb, next_token.encode(), seq)
-        body = self._list_body(request.verb, page, listing.metadata_format, records, next_token,
-                               next_page and next_page.token, cursor)
+            token_text = next_token.encode()   # once: encoding costs enough to matter a page
+            next_page = NextPage(request.verb, token_text, seq)
+        body = self._list_body(request.verb, page, listing.metadata_format, records, next_token, token_text, cursor)
         if records and listing.metadata_format.rendering not in self.prerendered:
             next_page = None   # not worth rendering ahead
         return body, next_page
 
     def _list_body(self, verb: str, page: list[tuple[int, tuple]], metadata_format: MetadataFormat, records: bool,
                    token: ResumptionToken | None, token_text: str | None, cursor: int) -> Iterator[bytes]:
-        """`token_text`: `token` encoded (encoding costs enough to do once a page)."""
+        """The list element of a page; `token_text` is `token` encoded."""
         yield f"<{verb}>".encode()
         configured = self.sets.configured_bitmaps()
         for i in range(0, len(page), RENDER_GROUP):
@@ -310,7 +310,7 @@ class Provider:
             raise OAIError("cannotDisseminateFormat", f"{prefix!r} is not a metadata format of this repository")
         return FORMATS[prefix]
 
-    def _render(self, reader: Reader, page: list[tuple[int, tuple]], metadata_format: MetadataFormat,
+    def _render(self, reader: Reader, rows: list[tuple[int, tuple]], metadata_format: MetadataFormat,
                 configured: list, records: bool) -> bytes:
         """Headers (and records) for these (sequence, change log row) pairs: headers from the
         change log alone, metadata as stored when the format is prerendered, else rendered now.
@@ -319,9 +319,9 @@ class Provider:
         out = []
         add, built_in_specs, prefix = out.append, self._built_in_specs, self.prefix
         if records:
-            rendered = iter(reader.rendered_many([row[ROW_RECORD_ID] for _, row in page if not row[ROW_DELETED]],
+            rendered = iter(reader.rendered_many([row[ROW_RECORD_ID] for _, row in rows if not row[ROW_DELETED]],
                                                  metadata_format.rendering))
-        for _, row in page:
+        for _, row in rows:
             record_id, deleted = row[ROW_RECORD_ID], row[ROW_DELETED]
             specs = built_in_specs.get((row[ROW_LIBRARIES], row[ROW_MATERIAL_TYPE]))
             if specs is None:
