@@ -302,7 +302,7 @@ class Reader:
     def change_rows(self, after_seq: int = 0):
         """`changes` as (sequence, row) pairs, a row being a Change without its sequence, read
         by the ROW_ positions: what a walk over every record uses (an OAI-PMH harvest, where
-        making and reading a Change for each record cost a fifth of the harvest)."""
+        making and reading a Change for each record cost a fifth of preparing a page)."""
         cursor = self.txn.cursor(db=self.db["changes"])
         loads, sequence = marshal.loads, int.from_bytes   # a key is the big-endian sequence
         if cursor.set_range(_SEQ.pack(after_seq + 1)):
