@@ -10,10 +10,13 @@ records per second, server CPU per 1,000 records, the peak memory (VmHWM) of eve
 process, the resident memory of the process that served the harvest after 10%, 50% and 100% of
 it (RSS, and the private part: RSS counts the LMDB store's mapped pages, which the kernel
 reclaims at will), and the ratios. Each server is harvested `--warmups` times, then `--runs`
-times, and the median of those runs is reported (with every run's records per second, and the
-warm-up harvests' beside them): on a shared two-core machine one harvest can be a third faster
-or slower than the next, and a fresh unishelf process maps the store's pages during its first
-harvest (pyoai has loaded its records before it serves). Not a test: no assertions.
+times, and the median of those runs is reported (with every run's records per second and the
+major page faults of the server processes, and the warm-up harvests' beside them). On a shared
+two-core machine one harvest can be a third faster or slower than the next. And the kernel may
+evict the store's pages whenever it likes (this machine's DAMON pages out what has not been
+touched for a few seconds), so a harvest may read the store from disk again, which its major
+faults show; pyoai's records are anonymous memory, which without swap stays put. Not a test: no
+assertions.
 """
 from __future__ import annotations
 
@@ -57,10 +60,11 @@ def memory(pid: int) -> dict[str, int]:
     return fields
 
 
-def cpu_seconds(pid: int) -> float:
-    """User plus system CPU of a process (all its threads), from /proc/PID/stat."""
+def cpu_and_major_faults(pid: int) -> tuple[float, int]:
+    """User plus system CPU of a process (all its threads) and its major page faults, from
+    /proc/PID/stat (fields 14, 15 and 12)."""
     after_name = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
-    return (int(after_name[11]) + int(after_name[12])) / CLOCK_TICKS
+    return (int(after_name[11]) + int(after_name[12])) / CLOCK_TICKS, int(after_name[9])
 
 
 @dataclass
@@ -71,9 +75,14 @@ class Harvest:
     pages: int = 0
     seconds: float = 0.0
     cpu: dict[int, float] = field(default_factory=dict)        # server pid -> CPU seconds spent
+    major_faults: int = 0                                       # of every server process: pages read from disk
     memory: list[dict[int, dict]] = field(default_factory=list)  # per milestone: pid -> memory()
     peak: dict[int, int] = field(default_factory=dict)          # pid -> VmHWM at the end
-    rates: list[float] = field(default_factory=list)            # records/s of every run (median_harvest)
+    runs: list[tuple[float, int]] = field(default_factory=list)  # records/s and major faults of every run
+
+    @property
+    def outcome(self) -> tuple[float, int]:
+        return self.rate, self.major_faults
 
     @property
     def rate(self) -> float:
@@ -90,7 +99,7 @@ def harvest(port: int, metadata_prefix: str, expected: int, server_pid: int) -> 
 
     The process tree is read at every sample, so a worker that was still starting is not missed.
     """
-    cpu_before = {pid: cpu_seconds(pid) for pid in process_tree(server_pid)}
+    before = {pid: cpu_and_major_faults(pid) for pid in process_tree(server_pid)}
     result = Harvest()
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
     arguments = {"verb": "ListRecords", "metadataPrefix": metadata_prefix}
@@ -114,7 +123,9 @@ def harvest(port: int, metadata_prefix: str, expected: int, server_pid: int) -> 
     result.seconds = time.perf_counter() - started
     connection.close()
     result.memory.append(memory_of_tree(server_pid))
-    result.cpu = {pid: cpu_seconds(pid) - cpu_before.get(pid, 0.0) for pid in result.memory[-1]}
+    after = {pid: cpu_and_major_faults(pid) for pid in result.memory[-1]}
+    result.cpu = {pid: cpu - before.get(pid, (0.0, 0))[0] for pid, (cpu, _) in after.items()}
+    result.major_faults = sum(faults - before.get(pid, (0.0, 0))[1] for pid, (_, faults) in after.items())
     result.peak = {pid: sample["VmHWM"] for pid, sample in result.memory[-1].items()}
     return result
 
@@ -131,18 +142,18 @@ def unishelf_config(page_size: int) -> Path:
 
 
 def median_harvest(port: int, metadata_prefix: str, expected: int, server_pid: int, runs: int,
-                   warmups: int) -> tuple[Harvest, list[float]]:
-    """The median of `runs` full harvests by records per second (`rates` holds every run's),
-    after `warmups` harvests whose records per second are returned beside it."""
-    warmup_rates = [harvest(port, metadata_prefix, expected, server_pid).rate for _ in range(warmups)]
+                   warmups: int) -> tuple[Harvest, list[tuple[float, int]]]:
+    """The median of `runs` full harvests by records per second (`runs` holds every run's
+    outcome), after `warmups` harvests whose outcomes are returned beside it."""
+    warmup_outcomes = [harvest(port, metadata_prefix, expected, server_pid).outcome for _ in range(warmups)]
     results = sorted((harvest(port, metadata_prefix, expected, server_pid) for _ in range(runs)),
                      key=lambda result: result.rate)
     median = results[len(results) // 2]
-    median.rates = [result.rate for result in results]
-    return median, warmup_rates
+    median.runs = [result.outcome for result in results]
+    return median, warmup_outcomes
 
 
-def report(name: str, metadata_prefix: str, result: Harvest, warmup_rates: list[float]):
+def report(name: str, metadata_prefix: str, result: Harvest, warmups: list[tuple[float, int]]):
     served = result.server
     rate = result.rate
     cpu_per_1k = sum(result.cpu.values()) / result.records * 1e6
@@ -156,9 +167,11 @@ def report(name: str, metadata_prefix: str, result: Harvest, warmup_rates: list[
     processes = ", ".join(f"pid {pid} {peak / MiB:,.0f} MiB{' (served the harvest)' if pid == served else ''}"
                           for pid, peak in result.peak.items())
     print(f"{'':<18}VmHWM of every server process: {processes}", flush=True)
-    print(f"{'':<18}records/s of each run: {', '.join(f'{rate:,.0f}' for rate in result.rates)}"
-          f"{'; of the warm-up harvests: ' + ', '.join(f'{rate:,.0f}' for rate in warmup_rates) if warmup_rates else ''}",
-          flush=True)
+    def outcomes(runs: list[tuple[float, int]]) -> str:
+        return ", ".join(f"{rate:,.0f} ({faults:,})" for rate, faults in runs)
+
+    print(f"{'':<18}records/s (major page faults) of each run: {outcomes(result.runs)}"
+          f"{'; of the warm-up harvests: ' + outcomes(warmups) if warmups else ''}", flush=True)
 
 
 def compare(metadata_prefix: str, ours: Harvest, theirs: Harvest):
