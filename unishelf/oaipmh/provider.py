@@ -25,7 +25,7 @@ from unishelf.marc.store import (ROW_DATESTAMP, ROW_DELETED, ROW_KIND, ROW_LIBRA
 
 from .arguments import OAIError, OAIErrors, OAIRequest, datestamp_bounds, parse_arguments
 from .formats import FORMATS, MetadataFormat
-from .read_ahead import PAGE_BYTES, KeptPage, NextPage, ReadAhead
+from .read_ahead import PAGE_BYTES, KeptPage, NextPage, ReadAhead, gathered
 from .sets import SetCatalogue, SetMembers
 from .tokens import BadToken, ResumptionToken
 
@@ -125,13 +125,10 @@ class Provider:
             body, next_page = self._list(request, now, kept=False)
         except OAIError:   # an expired token, or the rest of the list changed away: nothing to keep
             return
-        pieces, size = [], 0
-        for piece in body:
-            size += len(piece)
-            if size > PAGE_BYTES:
-                body.close()
-                return
-            pieces.append(piece)
+        pieces, whole = gathered(body, PAGE_BYTES)
+        if not whole:
+            body.close()
+            return
         self.read_ahead.keep(page.verb, page.token, KeptPage(pieces, next_page, page.seq, now.timestamp()))
 
     @staticmethod

@@ -13,9 +13,22 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Iterator
 
 PAGE_BYTES = 4 << 20   # a page longer than this is streamed, never held whole
 MAX_AGE = 60           # seconds a kept page waits for its harvester
+
+
+def gathered(chunks: Iterator[bytes], limit: int) -> tuple[list[bytes], bool]:
+    """Chunks taken until they pass `limit` bytes (`PAGE_BYTES`): those taken, and whether that
+    was all of them (a page small enough to hold whole)."""
+    pieces, size = [], 0
+    for chunk in chunks:
+        pieces.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            return pieces, False
+    return pieces, True
 
 
 @dataclass(frozen=True)

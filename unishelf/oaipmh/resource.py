@@ -18,7 +18,7 @@ from twisted.web import resource, server
 from unishelf.compression import ENCODINGS, chosen_encoding
 
 from .provider import Provider, Response
-from .read_ahead import PAGE_BYTES
+from .read_ahead import PAGE_BYTES, gathered
 
 log = logging.getLogger("unishelf.oai")
 WRITE_AT_ONCE = 256 * 1024   # bytes of a streamed response written per turn of the reactor
@@ -74,13 +74,10 @@ class _ResponseProducer:
             self.request.finish()
 
     def _start(self):
-        self.pending, size = [], 0
-        for chunk in self.chunks:
-            self.pending.append(chunk)
-            size += len(chunk)
-            if size > PAGE_BYTES:
-                self._stream()
-                return
+        self.pending, whole = gathered(self.chunks, PAGE_BYTES)
+        if not whole:
+            self._stream()
+            return
         data = self._encoded(b"".join(self.pending), last=True)
         self.request.setHeader(b"Content-Length", b"%d" % len(data))
         self._write(data)
