@@ -13,7 +13,7 @@ from pyroaring import BitMap
 
 from conftest import DATA, load, make_catalog
 from unishelf.marc.reading import read_file
-from unishelf.marc.store import Store, StoreFormatError, compact
+from unishelf.marc.store import FORMAT, Store, StoreFormatError, compact, posting_list, posting_value
 from unishelf.z3950.pqf import parse_pqf
 
 REPO = Path(__file__).resolve().parent.parent
@@ -180,11 +180,45 @@ def test_worker_processes_index_exactly_like_the_single_process_loader(tmp_path,
             loader.load([path], "auto", library)
         with catalog.store.reading() as reader:
             ids = sorted(reader.bitmap(b"\x00all"))
-            postings.append(({key: BitMap.deserialize(value) for key, value in reader.terms_from(b"", b"")},
+            postings.append(({key: posting_list(value) for key, value in reader.terms_from(b"", b"")},
                              len(ids)))
         catalog.close()
     assert postings[0][1] == postings[1][1] > 450
     assert postings[0][0] == postings[1][0]
+
+
+def test_a_term_of_one_record_is_kept_as_its_id_and_grows_into_a_bitmap(tmp_path):
+    assert all(len(BitMap(ids).serialize()) != 4 for ids in ([], [7], [1, 2], range(100), range(0, 1 << 20, 3)))
+    store = Store(tmp_path / "store")
+    with store.writing() as writer:
+        writer.index(7, {b"t", b"u"}, ())
+        writer.index(9, {b"u"}, ())
+        writer.flush()
+    with store.reading() as reader:
+        assert reader.txn.get(b"t", db=reader.db["postings"]) == posting_value([7]) == (7).to_bytes(4, "little")
+        assert reader.bitmap(b"t") == BitMap([7]) and reader.bitmap(b"u") == BitMap([7, 9])
+    with store.writing() as writer:
+        writer.index(7, (), {b"t", b"u"})
+        writer.flush()
+    with store.reading() as reader:
+        assert reader.txn.get(b"t", db=reader.db["postings"]) is None
+        assert reader.txn.get(b"u", db=reader.db["postings"]) == posting_value(BitMap([9]))
+        assert posting_list(posting_value(BitMap(range(5)))) == BitMap(range(5))
+
+
+def test_a_store_of_format_5_is_read_as_it_is_and_marked_when_written(tmp_path):
+    """Format 5 kept every term as a bitmap, which format 6 reads: no reload to upgrade."""
+    store = Store(tmp_path / "store")
+    with store.writing() as writer:
+        writer.txn.put(b"format", b"5", db=writer.db["meta"])
+        writer.txn.put(b"t", BitMap([7]).serialize(), db=writer.db["postings"])
+    store.close()
+    for readonly, marked in ((True, b"5"), (False, FORMAT)):
+        store = Store(tmp_path / "store", readonly=readonly)
+        with store.reading() as reader:
+            assert reader.bitmap(b"t") == BitMap([7])
+            assert reader.txn.get(b"format", db=reader.db["meta"]) == marked
+        store.close()
 
 
 def test_a_store_of_an_older_format_is_refused_with_a_clear_message(tmp_path):
@@ -195,6 +229,15 @@ def test_a_store_of_an_older_format_is_refused_with_a_clear_message(tmp_path):
     with pytest.raises(StoreFormatError, match="older unishelf"):
         Store(tmp_path / "store")
     with pytest.raises(StoreFormatError):
+        Store(tmp_path / "store", readonly=True)
+
+
+def test_a_store_of_a_newer_format_asks_for_a_newer_unishelf(tmp_path):
+    store = Store(tmp_path / "store")
+    with store.writing() as writer:
+        writer.txn.put(b"format", b"%d" % (int(FORMAT) + 1), db=writer.db["meta"])
+    store.close()
+    with pytest.raises(StoreFormatError, match="newer unishelf"):
         Store(tmp_path / "store", readonly=True)
 
 

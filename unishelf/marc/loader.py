@@ -22,7 +22,7 @@ from pyroaring import BitMap
 
 from .catalogue import Catalogue, Prepared
 from .reading import ReadRecord, Rejected, count_records, decode, raw_records
-from .store import Store
+from .store import Store, posting_value
 
 
 @dataclass
@@ -187,9 +187,9 @@ def _init_worker(catalogue: Catalogue):
 def _prepare_chunk(job) -> tuple[list[Prepared | ReadRecord | Rejected], dict[bytes, bytes]]:
     """Decode and index a chunk of records (in a worker); holdings records go back as read.
 
-    The records' terms come back inverted, as one serialized bitmap of record ids per term (the ids
-    set aside for the chunk): far fewer and smaller objects to send than a set of terms per
-    record, and a term new to the store is written as it comes.
+    The records' terms come back inverted, as one postings value (`store.posting_value`) of
+    record ids per term (the ids set aside for the chunk): far fewer and smaller objects to send
+    than a set of terms per record, and a term new to the store is written as it comes.
     """
     raws, library, first_id = job
     results = []
@@ -208,7 +208,7 @@ def _prepare_chunk(job) -> tuple[list[Prepared | ReadRecord | Rejected], dict[by
             item.terms = None
             item.item.record = None  # the writer needs only the bytes: far cheaper to send
         results.append(item)
-    return results, {term: BitMap(found).serialize() for term, found in postings.items()}
+    return results, {term: posting_value(found) for term, found in postings.items()}
 
 
 def print_progress(line: str):

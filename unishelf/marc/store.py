@@ -7,7 +7,8 @@ Named databases:
              datestamp, change sequence, deleted (a tombstone keeps id and datestamp for OAI-PMH)
   entries    record id -> its index entry (access point -> normalised values)
   sortkeys   record id -> (title, author, date) sort keys
-  postings   index term -> roaring bitmap of record ids
+  postings   index term -> its record ids: a term of one record as that id in 4 bytes (most
+             terms: word pairs, whole fields, numbers), others as a roaring bitmap
   matchkeys  union-catalogue match key (isbn:..., ctl:...) -> record ids
   holdings   record id + library code -> that library's holdings of the record
   changes    change sequence -> (record id, kind, syntax, deleted, datestamp, holding libraries,
@@ -52,7 +53,8 @@ from .rendered_codec import CODEC
 
 DATABASES = ("meta", "records", "entries", "sortkeys", "postings", "matchkeys", "holdings",
              "changes", "rendered", "history", "ill", "users")
-FORMAT = b"5"   # raised whenever what the databases hold changes shape
+FORMAT = b"6"   # raised whenever what the databases hold changes shape
+READABLE_FORMATS = (b"5",)  # older formats this one reads as they are: opened to write, marked FORMAT
 ILL_ORDERS_INDEXED = b"ill_orders_indexed"   # every request's user is in the ill database's b index
 SEP = "\x1f"
 ALL_KEY = b"\x00all"             # every live record
@@ -60,10 +62,26 @@ KIND_PREFIX = "\x00kind" + SEP   # live records of a kind: bib, authority
 MAX_KEY_BYTES = 480
 _ID = struct.Struct(">I")
 _SEQ = struct.Struct(">Q")
+_ONE_ID = struct.Struct("<I")    # a postings value of one record (a roaring bitmap is never 4 bytes)
 
 
 def record_key(record_id: int) -> bytes:
     return _ID.pack(record_id)
+
+
+def posting_value(ids) -> bytes:
+    """How the postings database keeps a term's record ids (a BitMap, or a sorted list).
+
+    One id alone takes 4 bytes against a bitmap's 18, and is built and read ten times faster:
+    most terms are of one record, and a load makes and merges hundreds a record."""
+    if len(ids) == 1:
+        return _ONE_ID.pack(ids[0])
+    return ids.serialize() if isinstance(ids, BitMap) else BitMap(ids).serialize()
+
+
+def posting_list(value: bytes) -> BitMap:
+    """The record ids of a postings value (see `posting_value`)."""
+    return BitMap(_ONE_ID.unpack(value)) if len(value) == 4 else BitMap.deserialize(value)
 
 
 def utc_now() -> str:
@@ -171,8 +189,12 @@ class Store:
             self.db = {name: self.env.open_db(name.encode(), create=not readonly, dupsort=name == "matchkeys")
                        for name in DATABASES}
             self._check_format(readonly)
-        except (lmdb.NotFoundError, StoreFormatError):
+        except (lmdb.NotFoundError, StoreFormatError) as error:
             self.env.close()
+            found = error.args[0] if isinstance(error, StoreFormatError) else None
+            if found is not None and found.isdigit() and int(found) > int(FORMAT):
+                raise StoreFormatError(f"{self.path} was written by a newer unishelf (store format {found.decode()}; "
+                                       f"this one knows formats up to {FORMAT.decode()}): upgrade unishelf") from None
             raise StoreFormatError(f"{self.path} was written by an older unishelf (store format "
                                    f"{FORMAT.decode()} is needed): move it away and load the records again") from None
         self.pid = os.getpid()
@@ -180,7 +202,10 @@ class Store:
     def _check_format(self, readonly: bool):
         with self.env.begin(write=not readonly) as txn:
             found = txn.get(b"format", db=self.db["meta"])
-            if found == FORMAT:
+            if found == FORMAT or (found in READABLE_FORMATS and readonly):
+                return
+            if found in READABLE_FORMATS:
+                txn.put(b"format", FORMAT, db=self.db["meta"])   # what this version writes older ones cannot read
                 return
             if found is None and not readonly and txn.stat(self.db["records"])["entries"] == 0:
                 txn.put(b"format", FORMAT, db=self.db["meta"])
@@ -234,10 +259,10 @@ class Reader:
 
     def bitmap(self, key: bytes) -> BitMap:
         data = self.txn.get(key, db=self.db["postings"])
-        return BitMap.deserialize(data) if data is not None else BitMap()
+        return posting_list(data) if data is not None else BitMap()
 
     def terms_from(self, start: bytes, stop_prefix: bytes):
-        """(key, bitmap-bytes) of postings from `start` while keys begin with `stop_prefix`."""
+        """(key, postings value) of postings from `start` while keys begin with `stop_prefix`."""
         cursor = self.txn.cursor(db=self.db["postings"])
         if not cursor.set_range(start):
             return
@@ -264,7 +289,7 @@ class Reader:
 
     def term_counts(self, prefix: bytes) -> list[tuple[str, int]]:
         """(term, number of records) for every postings key beginning with `prefix`."""
-        return [(key[len(prefix):].decode("utf-8"), len(BitMap.deserialize(value)))
+        return [(key[len(prefix):].decode("utf-8"), len(posting_list(value)))
                 for key, value in self.terms_from(prefix, prefix)]
 
     def match(self, key: str) -> list[int]:
@@ -425,7 +450,7 @@ class Writer(Reader):
 
     def __init__(self, store: Store, txn):
         super().__init__(store, txn)
-        # term -> changes in order: id added, -(id+1) removed, a chunk's serialized bitmap added
+        # term -> changes in order: id added, -(id+1) removed, a chunk's postings value added
         # (with the chunk's skipped ids to take out again)
         self.pending: dict[bytes, list] = {}
         self.changed: dict[int, tuple] = {}   # record id -> (libraries, material type) of its change
@@ -631,7 +656,7 @@ class Writer(Reader):
             if not found and len(parts) == 1 and type(parts[0]) is bytes:
                 cursor.put(key, parts[0])  # a new term from one chunk: the worker's bitmap as is
                 continue
-            bitmap = BitMap.deserialize(cursor.value()) if found else BitMap()
+            bitmap = posting_list(cursor.value()) if found else BitMap()
             for part in parts:  # in order: a record removed then added again stays
                 if type(part) is int:
                     if part >= 0:
@@ -639,11 +664,11 @@ class Writer(Reader):
                     else:
                         bitmap.discard(-part - 1)
                 elif type(part) is bytes:
-                    bitmap |= BitMap.deserialize(part)
+                    bitmap |= posting_list(part)
                 else:
-                    bitmap |= BitMap.deserialize(part[0]) - part[1]
+                    bitmap |= posting_list(part[0]) - part[1]
             if bitmap:
-                cursor.put(key, bitmap.serialize())
+                cursor.put(key, posting_value(bitmap))
             elif found:
                 cursor.delete()
         self.pending.clear()
