@@ -1,6 +1,7 @@
 """The store and union-catalogue rules: merging, reloading, deleting, durability, concurrency."""
 from __future__ import annotations
 
+import gc
 import os
 import signal
 import subprocess
@@ -29,6 +30,15 @@ def test_reloading_the_same_file_updates_and_never_duplicates(catalog):
     second = load(catalog, [DATA / "marc21-utf8-sample.mrc"], "NORTH")
     assert second.counts["unchanged"] == 300 and second.counts["created"] == 0
     assert catalog.engine.count("unicat") == 300
+
+
+def test_a_load_collects_garbage_less_often_then_as_before(catalog):
+    from unishelf.marc.loader import LOAD_GC_THRESHOLD, Loader
+    threshold, during = gc.get_threshold(), []
+    loader = Loader(catalog.store, catalog.catalogue, batch_size=100,
+                    progress=lambda line: during.append(gc.get_threshold()[0]))
+    loader.load([DATA / "marc21-utf8-sample.mrc"], "auto", "NORTH")
+    assert during and set(during) == {LOAD_GC_THRESHOLD} and gc.get_threshold() == threshold
 
 
 def test_another_librarys_copy_attaches_holdings_instead_of_duplicating(catalog):

@@ -8,6 +8,7 @@ their 004 names, even when that record comes later in the load.
 """
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import sys
 import time
@@ -23,6 +24,25 @@ from pyroaring import BitMap
 from .catalogue import Catalogue, Prepared
 from .reading import ReadRecord, Rejected, count_records, decode, raw_records
 from .store import Store, posting_value
+
+
+LOAD_GC_THRESHOLD = 100_000   # allocations between the collector's youngest passes (Python's default 700)
+
+
+@contextmanager
+def _fewer_collections():
+    """Run the cyclic garbage collector less often while loading.
+
+    A load makes millions of small containers (records, fields, index entries, postings) that
+    live until their batch is written and form no cycles. At Python's default threshold the
+    collector walks them every 700 allocations: that cost workers and writer about 8% of a load
+    of the LC records. It still runs, 140 times less often; the setting is restored after."""
+    before = gc.get_threshold()
+    gc.set_threshold(LOAD_GC_THRESHOLD, *before[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
 
 
 @dataclass
@@ -57,6 +77,7 @@ class Loader:
         self.progress = progress
         self.workers = workers
 
+    @_fewer_collections()
     def load(self, paths, fmt: str = "auto", library: str | None = None) -> LoadReport:
         report = LoadReport()
         started = time.perf_counter()
@@ -181,6 +202,7 @@ def _bounded_map(pool, jobs, window: int):
 
 def _init_worker(catalogue: Catalogue):
     global _worker_catalogue
+    gc.set_threshold(LOAD_GC_THRESHOLD)   # a worker process only loads (see _fewer_collections)
     _worker_catalogue = catalogue
 
 

@@ -450,9 +450,9 @@ class Writer(Reader):
 
     def __init__(self, store: Store, txn):
         super().__init__(store, txn)
-        # term -> changes in order: id added, -(id+1) removed, a chunk's postings value added
-        # (with the chunk's skipped ids to take out again)
-        self.pending: dict[bytes, list] = {}
+        # term -> changes in order (see _change): id added, -(id+1) removed, a chunk's postings
+        # value added (with the chunk's skipped ids to take out again)
+        self.pending: dict[bytes, object] = {}
         self.changed: dict[int, tuple] = {}   # record id -> (libraries, material type) of its change
 
     def next_counter(self, name: str) -> int:
@@ -616,15 +616,11 @@ class Writer(Reader):
 
     def index(self, record_id: int, added, removed):
         """Record that a record gained and lost these terms (written by `flush`)."""
-        pending = self.pending
+        change = self._change
         for key in added:
-            parts = pending.get(key)
-            if parts is None:
-                pending[key] = [record_id]
-            else:
-                parts.append(record_id)
+            change(key, record_id)
         for key in removed:
-            pending.setdefault(key, []).append(-record_id - 1)
+            change(key, -record_id - 1)
 
     def reserve_ids(self, count: int) -> int:
         """Set aside `count` record ids (a loader assigns them before indexing); the first one."""
@@ -638,14 +634,21 @@ class Writer(Reader):
         `skipped` are ids of the chunk that were not created (the record merged into another or
         was unchanged): they are taken out again when the postings are written.
         """
-        pending = self.pending
-        for key, blob in postings.items():
-            part = (blob, skipped) if skipped else blob
-            parts = pending.get(key)
-            if parts is None:
-                pending[key] = [part]
-            else:
-                parts.append(part)
+        change = self._change
+        for key, value in postings.items():
+            change(key, (value, skipped) if skipped else value)
+
+    def _change(self, key: bytes, part):
+        """Add a change to a term's: the first alone, later ones in a list. Most terms of a load
+        come from one chunk, and making a list for each cost the loader's writer a tenth of its
+        time (allocation, and the collector walking them)."""
+        parts = self.pending.get(key)
+        if parts is None:
+            self.pending[key] = part
+        elif type(parts) is list:
+            parts.append(part)
+        else:
+            self.pending[key] = [parts, part]
 
     def flush(self):
         """Write the gathered posting changes: one read-modify-write per distinct term."""
@@ -653,9 +656,11 @@ class Writer(Reader):
         for key in sorted(self.pending):
             parts = self.pending[key]
             found = cursor.set_key(key)
-            if not found and len(parts) == 1 and type(parts[0]) is bytes:
-                cursor.put(key, parts[0])  # a new term from one chunk: the worker's bitmap as is
-                continue
+            if type(parts) is not list:
+                if not found and type(parts) is bytes:
+                    cursor.put(key, parts)  # a new term from one chunk: the worker's value as is
+                    continue
+                parts = [parts]
             bitmap = posting_list(cursor.value()) if found else BitMap()
             for part in parts:  # in order: a record removed then added again stays
                 if type(part) is int:
