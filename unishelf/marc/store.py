@@ -70,10 +70,12 @@ def record_key(record_id: int) -> bytes:
 
 
 def posting_value(ids) -> bytes:
-    """How the postings database keeps a term's record ids (a BitMap, or a sorted list).
+    """How the postings database keeps a term's record ids (a BitMap, a sorted list, or one id).
 
     One id alone takes 4 bytes against a bitmap's 18, and is built and read ten times faster:
     most terms are of one record, and a load makes and merges hundreds a record."""
+    if type(ids) is int:
+        return _ONE_ID.pack(ids)
     if len(ids) == 1:
         return _ONE_ID.pack(ids[0])
     return ids.serialize() if isinstance(ids, BitMap) else BitMap(ids).serialize()
@@ -82,6 +84,15 @@ def posting_value(ids) -> bytes:
 def posting_list(value: bytes) -> BitMap:
     """The record ids of a postings value (see `posting_value`)."""
     return BitMap(_ONE_ID.unpack(value)) if len(value) == 4 else BitMap.deserialize(value)
+
+
+def add_postings(bitmap: BitMap, value: bytes):
+    """Add a postings value's ids to `bitmap`: for one id, a fifth of the cost of `posting_list`
+    and a union (a load merges hundreds of thousands a batch)."""
+    if len(value) == 4:
+        bitmap.add(_ONE_ID.unpack(value)[0])
+    else:
+        bitmap.update(BitMap.deserialize(value))
 
 
 def utc_now() -> str:
@@ -454,6 +465,7 @@ class Writer(Reader):
         # value added (with the chunk's skipped ids to take out again)
         self.pending: dict[bytes, object] = {}
         self.changed: dict[int, tuple] = {}   # record id -> (libraries, material type) of its change
+        self.began = utc_now()
 
     def next_counter(self, name: str) -> int:
         value = self.counter(name) + 1
@@ -542,7 +554,7 @@ class Writer(Reader):
                 self._count_change(*marshal.loads(previous)[1:3], -1)
         self._count_change(record.kind, record.syntax, 1)
         record.seq = self.next_counter("seq")
-        record.datestamp = utc_now()   # until the commit's own
+        record.datestamp = self.began   # until the commit's own
         self.changed[record.id] = (tuple(libraries), material_type)
 
     def stamp_changes(self):
@@ -661,7 +673,9 @@ class Writer(Reader):
                     cursor.put(key, parts)  # a new term from one chunk: the worker's value as is
                     continue
                 parts = [parts]
-            bitmap = posting_list(cursor.value()) if found else BitMap()
+            bitmap = BitMap()
+            if found:
+                add_postings(bitmap, cursor.value())
             for part in parts:  # in order: a record removed then added again stays
                 if type(part) is int:
                     if part >= 0:
@@ -669,7 +683,7 @@ class Writer(Reader):
                     else:
                         bitmap.discard(-part - 1)
                 elif type(part) is bytes:
-                    bitmap |= posting_list(part)
+                    add_postings(bitmap, part)
                 else:
                     bitmap |= posting_list(part[0]) - part[1]
             if bitmap:
