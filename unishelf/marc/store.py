@@ -72,8 +72,9 @@ def record_key(record_id: int) -> bytes:
 def posting_value(ids) -> bytes:
     """How the postings database keeps a term's record ids (a BitMap, a sorted list, or one id).
 
-    One id alone takes 4 bytes against a bitmap's 18, and is built and read ten times faster:
-    most terms are of one record, and a load makes and merges hundreds a record."""
+    One id alone takes 4 bytes against a bitmap's 18, is made four times faster and merged
+    five times faster (`add_postings`): most terms are of one record, and a load makes and
+    merges hundreds a record."""
     if type(ids) is int:
         return _ONE_ID.pack(ids)
     if len(ids) == 1:
