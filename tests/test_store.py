@@ -24,12 +24,19 @@ def count(catalog, pqf, databases=("unicat",)):
     return len(catalog.engine.search(catalog.bib1.to_tree(parse_pqf(pqf)), databases))
 
 
+def postings(catalog) -> dict:
+    with catalog.store.reading() as reader:
+        return {key: posting_list(value) for key, value in reader.terms_from(b"", b"")}
+
+
 def test_reloading_the_same_file_updates_and_never_duplicates(catalog):
     first = load(catalog, [DATA / "marc21-utf8-sample.mrc"], "NORTH")
     assert first.counts["created"] == 300
+    indexed = postings(catalog)
     second = load(catalog, [DATA / "marc21-utf8-sample.mrc"], "NORTH")
     assert second.counts["unchanged"] == 300 and second.counts["created"] == 0
     assert catalog.engine.count("unicat") == 300
+    assert postings(catalog) == indexed and len(indexed) > 10000
 
 
 def test_a_load_collects_garbage_less_often_then_as_before(catalog):

@@ -132,16 +132,17 @@ class Loader:
             return unresolved
         with self.store.writing() as writer:
             for path, results, postings in batch:
-                skipped = BitMap()
+                skipped, prepared = BitMap(), 0
                 for result in results:
                     if isinstance(result, Prepared):
+                        prepared += 1
                         outcome = self.catalogue.add(writer, result)
                         report.counts[outcome.action] += 1
                         if outcome.action != "created":
                             skipped.add(result.record_id)
                     elif isinstance(result, ReadRecord) and not self._attach_mfhd(writer, result, library, report):
                         unresolved.append((path, result))
-                if postings:
+                if postings and len(skipped) < prepared:   # a chunk all merged or unchanged adds none
                     writer.index_chunk(postings, skipped)
             writer.flush()
         if self.progress:
