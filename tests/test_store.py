@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import gc
+import itertools
 import os
 import signal
 import subprocess
@@ -13,7 +14,7 @@ import pytest
 from pyroaring import BitMap
 
 from conftest import DATA, load, make_catalog
-from unishelf.marc.reading import read_file
+from unishelf.marc.reading import raw_records, read_file
 from unishelf.marc.store import FORMAT, Store, StoreFormatError, compact, posting_list, posting_value
 from unishelf.z3950.pqf import parse_pqf
 
@@ -37,6 +38,38 @@ def test_reloading_the_same_file_updates_and_never_duplicates(catalog):
     assert second.counts["unchanged"] == 300 and second.counts["created"] == 0
     assert catalog.engine.count("unicat") == 300
     assert postings(catalog) == indexed and len(indexed) > 10000
+
+
+def test_a_worker_sends_only_the_holdings_of_a_record_stored_already(catalog):
+    from unishelf.marc import loader
+    from unishelf.marc.catalogue import AlreadyStored, Prepared
+    load(catalog, [DATA / "marc21-utf8-sample.mrc"], "NORTH")
+    raws = [*itertools.islice(raw_records(DATA / "marc21-utf8-sample.mrc", "auto"), 3),
+            next(raw_records(DATA / "cjk-sample.mrc", "auto"))]   # three stored, one new
+    threshold = gc.get_threshold()
+    try:
+        loader._init_worker(catalog.catalogue, catalog.store)
+        results, postings = loader._prepare_chunk((raws, "SOUTH", 1000))
+    finally:
+        gc.set_threshold(*threshold)
+    assert [type(r) for r in results] == [AlreadyStored] * 3 + [Prepared]
+    assert [r.record_id for r in results] == [1000, 1001, 1002, 1003]
+    assert all(set(r.holdings) == {"SOUTH"} and r.item.record is None for r in results[:3])
+    assert set().union(*map(posting_list, postings.values())) == {1003}   # only the new record is indexed
+
+
+def test_a_record_whose_stored_bytes_went_before_the_write_is_added_in_full(catalog):
+    from unishelf.marc.catalogue import AlreadyStored
+    item = next(iter(read_file(DATA / "marc21-utf8-sample.mrc")))
+    title_word = item.record.first("245").get("a").split()[0]
+    stored = AlreadyStored(item, catalog.catalogue.contributed_holdings(item, "NORTH"), 0)
+    item.record = None   # as a worker sends it
+    with catalog.store.writing() as writer:
+        stored.record_id = writer.reserve_ids(1)
+        outcome = catalog.catalogue.add_stored(writer, stored, "NORTH")
+        writer.flush()
+    assert outcome.action == "created" and outcome.record_id == stored.record_id
+    assert catalog.engine.count("NORTH") == 1 and count(catalog, f"@attr 1=4 {title_word}") == 1
 
 
 def test_a_load_collects_garbage_less_often_then_as_before(catalog):
@@ -295,7 +328,7 @@ def test_changes_are_dated_when_their_transaction_commits(tmp_path, monkeypatch)
     import itertools
 
     from unishelf.marc import store as store_module
-    from unishelf.marc.reading import read_file
+    from unishelf.marc.reading import raw_records, read_file
     seconds = itertools.count()
     monkeypatch.setattr(store_module, "utc_now", lambda: f"2030-01-01T00:00:{next(seconds):02d}Z")
     catalog = make_catalog(tmp_path)

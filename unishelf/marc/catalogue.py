@@ -47,6 +47,16 @@ class Prepared:
 
 
 @dataclass
+class AlreadyStored:
+    """A record whose bytes the store held when a loader worker read it: loaded before, so only
+    its holdings are left to attach, and the worker skips indexing and rendering it."""
+
+    item: ReadRecord
+    holdings: dict[str, list[dict]]
+    record_id: int   # the id a loader set aside for it, should its bytes be gone by the write
+
+
+@dataclass
 class HoldingsFieldMap:
     """Which subfields of a holdings field (852, Koha's 952, ...) carry which holdings item data."""
 
@@ -165,8 +175,11 @@ class Catalogue:
                     terms.add(key.encode("utf-8"))
         return terms
 
+    def contributed_holdings(self, item: ReadRecord, library: str | None) -> dict[str, list[dict]]:
+        return self.holdings_of(item.record, library) if item.kind == "bib" else {}
+
     def prepare(self, item: ReadRecord, library: str | None) -> Prepared:
-        holdings = self.holdings_of(item.record, library) if item.kind == "bib" else {}
+        holdings = self.contributed_holdings(item, library)
         contributor = library or next(iter(holdings), None)
         keys = self.match_keys(item.record, item.syntax, contributor)
         entry, sortkeys = self.index_entry(item.record, item.syntax, sorted(holdings))
@@ -194,6 +207,19 @@ class Catalogue:
         if how == "replace":
             return self._replace(writer, stored, prepared.item, prepared.keys, prepared.holdings, prepared.rendered)
         return self._attach(writer, stored.id, prepared.holdings)
+
+    def add_stored(self, writer: Writer, stored: AlreadyStored, library: str | None) -> Outcome:
+        """What `add` does for a record whose bytes are stored: attach its holdings to the record
+        that has them. Should they have gone since the worker looked (deleted or replaced by
+        another writer), the record is prepared here and added like any other."""
+        same_bytes = writer.match(f"digest:{stored.item.digest}")
+        if same_bytes:
+            return self._attach(writer, same_bytes[0], stored.holdings)
+        item = stored.item
+        item.record = parse_iso2709(item.raw)
+        prepared = self.prepare(item, library)
+        prepared.record_id = stored.record_id
+        return self.add(writer, prepared)
 
     def find_match(self, reader, prepared: Prepared) -> int | None:
         """The record that `add` would update or attach this one to, if any."""

@@ -21,7 +21,7 @@ from typing import Callable
 
 from pyroaring import BitMap
 
-from .catalogue import Catalogue, Prepared
+from .catalogue import AlreadyStored, Catalogue, Prepared
 from .reading import ReadRecord, Rejected, count_records, decode, raw_records
 from .store import Store, posting_value
 
@@ -94,7 +94,7 @@ class Loader:
                         if isinstance(result, Rejected):
                             self._reject(report, str(path), result.position, result.reason, result.raw)
                             continue
-                        item = result.item if isinstance(result, Prepared) else result
+                        item = result.item if isinstance(result, (Prepared, AlreadyStored)) else result
                         for warning in item.warnings:
                             report.warnings[warning] += 1
                     batch.append((str(path), results, postings))
@@ -117,12 +117,13 @@ class Loader:
     def _preparer(self, parallel: bool):
         """A function from chunks of raw records to prepared chunks (see `_prepare_chunk`), in order."""
         if self.workers <= 0 or not parallel:
-            _init_worker(self.catalogue)
+            _init_worker(self.catalogue, self.store)
             yield lambda chunks: map(_prepare_chunk, chunks)
             return
         # spawn, not fork: the parent has the LMDB environment open, which a child must not inherit
         context = multiprocessing.get_context("spawn")
-        with context.Pool(self.workers, _init_worker, (self.catalogue,)) as pool:
+        store = (str(self.store.path), self.store.env.info()["map_size"])
+        with context.Pool(self.workers, _init_worker, (self.catalogue, store)) as pool:
             yield lambda chunks: _bounded_map(pool, chunks, window=3 * self.workers)
 
     def _write(self, batch, library, report, started):
@@ -140,6 +141,8 @@ class Loader:
                         report.counts[outcome.action] += 1
                         if outcome.action != "created":
                             skipped.add(result.record_id)
+                    elif isinstance(result, AlreadyStored):   # not in the chunk's postings: never skipped
+                        report.counts[self.catalogue.add_stored(writer, result, library).action] += 1
                     elif isinstance(result, ReadRecord) and not self._attach_mfhd(writer, result, library, report):
                         unresolved.append((path, result))
                 if postings and len(skipped) < prepared:   # a chunk all merged or unchanged adds none
@@ -174,6 +177,7 @@ class Loader:
 CHUNK_RECORDS = 1000
 PARALLEL_FROM = 5000  # records; below this, starting worker processes costs more than it saves
 _worker_catalogue: Catalogue | None = None
+_worker_store: Store | None = None
 
 
 def _chunks(raws, library, first_id: int):
@@ -201,25 +205,37 @@ def _bounded_map(pool, jobs, window: int):
         yield in_flight.popleft().get()
 
 
-def _init_worker(catalogue: Catalogue):
-    global _worker_catalogue
+def _init_worker(catalogue: Catalogue, store: Store | tuple[str, int]):
+    """`store`: the loader's own in its process; in a worker process, its path and map size, for
+    the worker to open read-only itself (an LMDB environment must not cross a fork or spawn)."""
+    global _worker_catalogue, _worker_store
     gc.set_threshold(LOAD_GC_THRESHOLD)   # a worker process only loads (see _fewer_collections)
     _worker_catalogue = catalogue
+    _worker_store = store if isinstance(store, Store) else Store(store[0], map_size=store[1], readonly=True)
 
 
-def _prepare_chunk(job) -> tuple[list[Prepared | ReadRecord | Rejected], dict[bytes, bytes]]:
+def _prepare_chunk(job) -> tuple[list[Prepared | AlreadyStored | ReadRecord | Rejected], dict[bytes, bytes]]:
     """Decode and index a chunk of records (in a worker); holdings records go back as read.
 
-    The records' terms come back inverted, as one postings value (`store.posting_value`) of
-    record ids per term (the ids set aside for the chunk): far fewer and smaller objects to send
-    than a set of terms per record, and a term new to the store is written as it comes.
+    A record whose bytes are stored already (a catalogue sent again) is neither indexed nor
+    rendered: only its holdings go back, which is what the writer will attach. The records'
+    terms come back inverted, as one postings value (`store.posting_value`) of record ids per
+    term (the ids set aside for the chunk): far fewer and smaller objects to send than a set of
+    terms per record, and a term new to the store is written as it comes.
     """
     raws, library, first_id = job
+    items = [decode(raw) for raw in raws]
+    with _worker_store.reading() as reader:   # one short read transaction a chunk
+        stored = {item.digest for item in items if isinstance(item, ReadRecord) and item.kind != "holdings"
+                  and reader.has_match(f"digest:{item.digest}")}
     results = []
     postings: dict[bytes, int | list[int]] = {}   # a term's id, or ids from its second record on
-    for record_id, raw in enumerate(raws, first_id):
-        item = decode(raw)
-        if isinstance(item, ReadRecord) and item.kind != "holdings":
+    for record_id, item in enumerate(items, first_id):
+        if isinstance(item, ReadRecord) and item.digest in stored:
+            holdings = _worker_catalogue.contributed_holdings(item, library)
+            item.record = None   # the writer needs only the bytes
+            item = AlreadyStored(item, holdings, record_id)
+        elif isinstance(item, ReadRecord) and item.kind != "holdings":
             item = _worker_catalogue.prepare(item, library)
             item.record_id = record_id
             for term in item.terms:   # most terms are of one record: no list for them (25% faster)

@@ -304,6 +304,9 @@ class Reader:
         return [(key[len(prefix):].decode("utf-8"), len(posting_list(value)))
                 for key, value in self.terms_from(prefix, prefix)]
 
+    def has_match(self, key: str) -> bool:
+        return self.txn.get(match_key(key), db=self.db["matchkeys"]) is not None
+
     def match(self, key: str) -> list[int]:
         cursor = self.txn.cursor(db=self.db["matchkeys"])
         if not cursor.set_key(match_key(key)):
