@@ -325,10 +325,7 @@ def test_compact_keeps_everything_and_frees_pages(catalog, tmp_path):
 def test_changes_are_dated_when_their_transaction_commits(tmp_path, monkeypatch):
     """A load's transaction takes a while; a harvest during it must not get a responseDate later
     than the datestamps the load then commits, or an incremental harvest would miss them."""
-    import itertools
-
     from unishelf.marc import store as store_module
-    from unishelf.marc.reading import raw_records, read_file
     seconds = itertools.count()
     monkeypatch.setattr(store_module, "utc_now", lambda: f"2030-01-01T00:00:{next(seconds):02d}Z")
     catalog = make_catalog(tmp_path)

@@ -212,9 +212,9 @@ class Catalogue:
         """What `add` does for a record whose bytes are stored: attach its holdings to the record
         that has them. Should they have gone since the worker looked (deleted or replaced by
         another writer), the record is prepared here and added like any other."""
-        same_bytes = writer.match(f"digest:{stored.item.digest}")
-        if same_bytes:
-            return self._attach(writer, same_bytes[0], stored.holdings)
+        same_bytes = self._same_bytes(writer, stored.item)
+        if same_bytes is not None:
+            return self._attach(writer, same_bytes, stored.holdings)
         item = stored.item
         item.record = parse_iso2709(item.raw)
         prepared = self.prepare(item, library)
@@ -229,9 +229,9 @@ class Catalogue:
     def match(self, reader, prepared: Prepared) -> tuple[str, StoredRecord] | None:
         """("replace" | "attach", the stored record) for a contributed record, or None: a new one."""
         item, contributor = prepared.item, prepared.contributor
-        same_bytes = reader.match(f"digest:{item.digest}")
-        if same_bytes:
-            return "attach", reader.record(same_bytes[0])
+        same_bytes = self._same_bytes(reader, item)
+        if same_bytes is not None:
+            return "attach", reader.record(same_bytes)
         for rule, key in prepared.keys:
             for candidate in reader.match(key):
                 stored = reader.record(candidate)
@@ -242,6 +242,12 @@ class Catalogue:
                 if stored.owner != contributor:
                     return "attach", stored
         return None
+
+    @staticmethod
+    def _same_bytes(reader, item: ReadRecord) -> int | None:
+        """The stored record loaded from these very bytes, if any."""
+        same_bytes = reader.match(f"digest:{item.digest}")
+        return same_bytes[0] if same_bytes else None
 
     def replace(self, writer, stored: StoredRecord, item: ReadRecord, library: str | None) -> Outcome:
         """A new version of a stored record; of the holdings it carries only `library`'s count."""
