@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from lxml import etree
 
+from unishelf.marc.rendered_codec import ZSTD_MAGIC
 from unishelf.oaipmh.arguments import OAIErrors, parse_arguments
 from unishelf.oaipmh.provider import Provider
 from unishelf.oaipmh.tokens import ResumptionToken
@@ -319,11 +320,12 @@ def test_a_page_holds_no_read_snapshot_while_it_waits_for_the_harvester(small_pa
     assert all(slot.split()[-1] == "-" for slot in slots)
 
 
-def test_a_rendering_that_cannot_be_read_is_rendered_again(tmp_path):
+@pytest.mark.parametrize("prefix", ["oai_dc", "marc21"])
+def test_a_rendering_that_cannot_be_read_is_rendered_again(tmp_path, prefix):
     catalog = make_catalog(tmp_path)
     load(catalog, [DATA / "marc21-utf8-sample.mrc"], "NORTH")
-    with catalog.store.writing() as writer:
-        writer.put_rendered(3, {"oai_dc": b"not a zstandard frame"})
-    records, _ = harvest(Provider(catalog), metadataPrefix="oai_dc")
+    with catalog.store.writing() as writer:   # say, a frame compressed with another dictionary
+        writer.put_rendered(3, {prefix: ZSTD_MAGIC + b"not a zstandard frame"})
+    records, _ = harvest(Provider(catalog), metadataPrefix=prefix)
     assert len(records) == 300 and any(identifier(r).endswith(":3") for r in records)
     catalog.close()

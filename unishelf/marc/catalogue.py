@@ -187,14 +187,14 @@ class Catalogue:
                         self.terms(entry, item.kind), self.render(item.record, item.syntax, item.kind))
 
     def render(self, record: MarcRecord, syntax: str, kind: str) -> dict[str, bytes]:
-        """The record's renderings by format, compressed as the store keeps them."""
+        """The record's renderings by format, as the store keeps them (rendered_codec.py)."""
         if kind != "bib":
             return {}
         rendered = {}
         for name, renderer in self.renderers.items():
             text = renderer(record, syntax)
             if text is not None:
-                rendered[name] = CODEC.compress(name, text.encode("utf-8"))
+                rendered[name] = CODEC.encode(name, text.encode("utf-8"))
         return rendered
 
     # -- writing ------------------------------------------------------------------------------

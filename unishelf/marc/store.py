@@ -15,9 +15,10 @@ Named databases:
              material type); a record's latest change only, so harvesters can walk, count and
              list it without reading records
   rendered   record id + format -> the record's metadata already rendered in that OAI-PMH format
-             (oai_dc, marc21), compressed with Zstandard and a dictionary per format
-             (rendered_codec.py; MARCXML is 2.3 KB a record: uncompressed, most would take a 4 KB
-             overflow page); a harvest only decompresses and joins bytes
+             (`oai.prerender`): MARCXML and MODS compressed with Zstandard and a dictionary
+             per format (MARCXML is 2.3 KB a record: uncompressed, most would take a 4 KB
+             overflow page), oai_dc as it is (rendered_codec.py); a harvest only decompresses
+             and joins bytes
   history    record id + change sequence -> who changed the record, how, and the versions
              before and after (catalogue updates through Z39.50; `unishelf history ID`)
   users      user name -> password hash, roles and library (`unishelf user add`; config users too)
@@ -351,7 +352,7 @@ class Reader:
 
     def rendered(self, record_id: int, name: str) -> bytes | None:
         data = self.txn.get(record_key(record_id) + name.encode("ascii"), db=self.db["rendered"])
-        return CODEC.decompress(name, data) if data is not None else None
+        return CODEC.decode(name, data) if data is not None else None
 
     def rendered_many(self, record_ids: list[int], name: str) -> list:
         """The renderings of many records in one format (bytes-like; None where there is none)."""
@@ -360,7 +361,7 @@ class Reader:
         # one cursor: LMDB looks for the next key on the leaf page it is on before descending;
         # its values are copies (buffers=False), so the next get leaves them alone
         stored = [get(key(record_id, suffix)) for record_id in record_ids]
-        found = iter(CODEC.decompress_many(name, [data for data in stored if data is not None]))
+        found = iter(CODEC.decode_many(name, [data for data in stored if data is not None]))
         return [None if data is None else next(found) for data in stored]
 
     def user(self, name: str) -> dict | None:
@@ -604,7 +605,7 @@ class Writer(Reader):
         self.txn.delete(record_key(record_id), db=self.db["sortkeys"])
 
     def put_rendered(self, record_id: int, rendered: dict[str, bytes]):
-        """Renderings by format, already compressed (`Catalogue.render` does it, in the
+        """Renderings by format, as the store keeps them (`Catalogue.render` encodes them, in the
         loader's worker processes)."""
         prefix = record_key(record_id)
         for name, data in rendered.items():
