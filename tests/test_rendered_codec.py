@@ -29,5 +29,6 @@ def test_a_store_holding_both_forms_reads_both(tmp_path):
     with catalog.store.reading() as reader:
         assert reader.txn.get((2).to_bytes(4, "big") + b"oai_dc", db=reader.db["rendered"]).startswith(ZSTD_MAGIC)
         assert [bytes(r) for r in reader.rendered_many([1, 2, 3], "oai_dc")] == expected
+        assert [bytes(r) for r in reader.rendered_many([2, 1, 3], "oai_dc")] == [expected[i] for i in (1, 0, 2)]
         assert reader.rendered(2, "oai_dc") == expected[1]
     catalog.close()

@@ -70,15 +70,16 @@ class RenderedCodec:
         """Many renderings in one call (a harvest page): for frames, a third of the cost of one
         call each. The results are bytes-like; one bad frame fails the call, so then each value
         is read on its own and a bad one is None."""
-        frames = sum(value.startswith(ZSTD_MAGIC) for value in values)
-        if not frames:
-            return values
-        if frames == len(values):
+        if not values:
+            return []
+        if values[0].startswith(ZSTD_MAGIC):   # a compressed format: frames throughout, as a rule
             try:
                 return list(self._decompressor(name).multi_decompress_to_buffer(values))
-            except (zstandard.ZstdError, ValueError):
-                pass
-        return [self.decode(name, value) for value in values]
+            except (zstandard.ZstdError, ValueError):   # a bad frame, or some values kept as they are
+                return [self.decode(name, value) for value in values]
+        if any(value.startswith(ZSTD_MAGIC) for value in values):
+            return [self.decode(name, value) for value in values]
+        return values
 
     def _decompressor(self, name: str) -> zstandard.ZstdDecompressor:
         if name not in self._decompressors:
