@@ -678,9 +678,7 @@ class Writer(Reader):
                     cursor.put(key, parts)  # a new term from one chunk: the worker's value as is
                     continue
                 parts = [parts]
-            bitmap = BitMap()
-            if found:
-                add_postings(bitmap, cursor.value())
+            bitmap = posting_list(cursor.value()) if found else BitMap()   # not copied into a new one
             for part in parts:  # in order: a record removed then added again stays
                 if type(part) is int:
                     if part >= 0:
