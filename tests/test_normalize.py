@@ -8,6 +8,15 @@ def test_fold_removes_case_diacritics_and_compatibility_forms():
     assert normalize.fold("Straße") == "strasse"              # case folding, not lowercasing
 
 
+def test_ascii_text_takes_a_shorter_way_to_the_same_keys():
+    """fold and field_key skip Unicode folding for ASCII; what they give must not change."""
+    samples = ["Smith, John, 1950-", "  Water--Pollution.  ", "snake_case and CamelCase", "a\x00b\tc\x1fd",
+               "ISBN 0-262-03293-7 (pbk.)", "", "___", "$1,000 & more!", "".join(map(chr, range(128)))]
+    for text in samples:
+        assert normalize.fold(text) == normalize._fold_unicode(text)
+        assert normalize.field_key(text) == " ".join(normalize._TOKEN.findall(normalize._fold_unicode(text)))
+
+
 def test_fold_maps_traditional_to_simplified_chinese():
     assert normalize.fold("圖書館") == normalize.fold("图书馆") == "图书馆"
 

@@ -26,13 +26,21 @@ _CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
 _IS_CJK = re.compile(f"[{CJK_CHARS}]")
 # A token: a CJK run, or a run of other word characters (letters, digits, marks folded away).
 _TOKEN = re.compile(f"[{CJK_CHARS}]+|[^\\W_{CJK_CHARS}]+")
+_ASCII_TOKEN = re.compile("[A-Za-z0-9]+")   # what _TOKEN finds in ASCII text
 MASK_ANY, MASK_ONE = "*", "?"
 _COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
 
-@functools.lru_cache(maxsize=65536)
 def fold(text: str) -> str:
-    """Fold text for comparison: NFKC, casefold, no diacritics, simplified Han."""
+    """Fold text for comparison: NFKC, casefold, no diacritics, simplified Han.
+
+    ASCII text (99% of the LC records' indexed values) is NFKC already and has neither marks
+    nor Han, so lower case is all of its folding."""
+    return text.lower() if text.isascii() else _fold_unicode(text)
+
+
+@functools.lru_cache(maxsize=65536)
+def _fold_unicode(text: str) -> str:
     text = unicodedata.normalize("NFKC", text).casefold()
     if not text.isascii():
         decomposed = unicodedata.normalize("NFD", text)
@@ -47,8 +55,14 @@ def fold_tokens(text: str) -> list[str]:
 
 
 def field_key(text: str) -> str:
-    """The whole-field form: folded tokens joined by single spaces (punctuation dropped)."""
-    return " ".join(_TOKEN.findall(fold(text)))
+    """The whole-field form: folded tokens joined by single spaces (punctuation dropped).
+
+    An ASCII text's tokens are its runs of ASCII letters and digits, found by a simpler
+    pattern than `_TOKEN` and lower-cased once joined: 1.5 against 2.7 µs a value, and a
+    record has about 20."""
+    if text.isascii():
+        return " ".join(_ASCII_TOKEN.findall(text)).lower()
+    return " ".join(_TOKEN.findall(_fold_unicode(text)))
 
 
 def is_cjk(token: str) -> bool:
