@@ -15,7 +15,8 @@ from pyroaring import BitMap
 
 from conftest import DATA, load, make_catalog
 from unishelf.marc.reading import raw_records, read_file
-from unishelf.marc.store import FORMAT, Store, StoreFormatError, compact, posting_list, posting_value
+from unishelf.marc.store import (FORMAT, MAX_KEY_BYTES, Store, StoreFormatError, compact, posting_list, posting_value,
+                                 term_key)
 from unishelf.z3950.pqf import parse_pqf
 
 REPO = Path(__file__).resolve().parent.parent
@@ -339,3 +340,15 @@ def test_changes_are_dated_when_their_transaction_commits(tmp_path, monkeypatch)
         assert {change.datestamp for change in changes} == {f"2030-01-01T00:00:{provisional + 1:02d}Z"}
         assert all(reader.record(change.record_id).datestamp == change.datestamp for change in changes)
     catalog.close()
+
+
+def test_terms_of_ascii_and_other_text_take_the_same_shape(catalog):
+    """ASCII values are made into keys as bytes, others as text: both cut to LMDB's key size."""
+    long_ascii, long_other = " ".join(["water"] * 150), " ".join(["søren"] * 150)
+    terms = catalog.catalogue.terms({"title": [long_ascii, long_other, "water resources", "søren kierkegaard"]}, "bib")
+    assert all(len(term) <= MAX_KEY_BYTES for term in terms)
+    assert {term_key("title", "f", long_ascii), term_key("title", "f", long_other),
+            term_key("title", "w", "water"), term_key("title", "p", "water resources"),
+            term_key("title", "f", "water resources"), term_key("title", "w", "søren"),
+            term_key("title", "p", "søren kierkegaard"), term_key("title", "p", "søren søren")} <= terms
+    assert len(term_key("title", "f", long_ascii)) == MAX_KEY_BYTES   # the cut was made

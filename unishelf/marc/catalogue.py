@@ -17,7 +17,7 @@ from .access_points import AccessPoints, isbn13, normalise_lccn, oclc_numbers, s
 from .reading import ReadRecord
 from .rendered_codec import CODEC
 from .record import MarcRecord, parse_iso2709
-from .store import ALL_KEY, SEP, StoredRecord, Writer, kind_key, term_key
+from .store import ALL_KEY, MAX_KEY_BYTES, SEP, StoredRecord, Writer, kind_key, term_key
 
 MATCH_RULES = ("control", "oclc", "lccn", "isbn", "issn")
 CJK_FIRST = "\u3040"  # no CJK character sorts before this: a cheap test before the regex
@@ -87,9 +87,12 @@ class Catalogue:
         self.renderers = renderers or {}
         self.match_rules = tuple(match_rules)
         self.holdings_fields = {m.tag: m for m in (holdings_fields or [HoldingsFieldMap("852")])}
-        # access point -> register -> the start of its postings keys, as text (see `terms`)
+        # access point -> register -> the start of its postings keys, as text; and as bytes,
+        # for the word, pair and whole-field registers in that order (see `terms`)
         self._prefixes = {name: {register: term_key(name, register, "").decode("utf-8") for register in "wfp"}
                           for name in points.points}
+        self._byte_prefixes = {name: tuple(term_key(name, register, "") for register in "wpf")
+                               for name in points.points}
 
     # -- reading a record's facts -------------------------------------------------------------
     def match_keys(self, record: MarcRecord, syntax: str, library: str | None) -> list[tuple[str, str]]:
@@ -139,40 +142,55 @@ class Catalogue:
     def terms(self, entry: dict, kind: str) -> set[bytes]:
         """The postings keys of an index entry (see `store.term_key`).
 
-        Keys are made as prefix + text, encoded once; only text long enough to need cutting to
-        LMDB's key size goes through `term_key`. Most values are ASCII, which has no CJK runs,
-        so their tokens and pairs need no script test: this is a loader's hottest loop."""
+        This is a loader's hottest loop. An ASCII value (99% of the LC records' text) is encoded
+        once and its keys made as bytes: prefix + token or pair, cut to LMDB's key size where
+        one is longer (an ASCII cut never splits a character). Other values' keys are made as
+        text and encoded one by one; only text long enough to need cutting goes through
+        `term_key`, and CJK runs are looked for in them alone."""
         terms = {ALL_KEY, kind_key(kind)}
+        add = terms.add
         for name, values in entry.items():
             point = self.points[name]
             prefixes = self._prefixes[name]
-            keys = []   # text keys
+            keys = []   # text keys of non-ASCII values and of non-text access points
             if point.kind != "text":
                 words = set(values)
             else:
-                words = set()
+                words, ascii_words = set(), set()
+                word_prefix, pair_prefix, field_prefix = self._byte_prefixes[name]
                 for value in values:
+                    if value.isascii():
+                        data = value.encode("ascii")
+                        if point.whole_field:
+                            key = field_prefix + data
+                            add(key if len(key) <= MAX_KEY_BYTES else key[:MAX_KEY_BYTES])
+                        tokens = data.split(b" ")
+                        ascii_words.update(tokens)
+                        if point.word_pairs:
+                            for pair in map(b" ".join, zip(tokens, tokens[1:])):
+                                key = pair_prefix + pair
+                                add(key if len(key) <= MAX_KEY_BYTES else key[:MAX_KEY_BYTES])
+                        continue
                     if point.whole_field:
                         keys.append(prefixes["f"] + value)
                     tokens = value.split(" ")
-                    if value.isascii():
-                        words.update(tokens)
-                        pairs = map(" ".join, zip(tokens, tokens[1:])) if point.word_pairs else ()
-                    else:
-                        for token in tokens:
-                            if token[0] >= CJK_FIRST and normalize.is_cjk(token):
-                                words.update(normalize.index_terms(token))
-                            else:
-                                words.add(token)
-                        pairs = normalize.word_pairs(tokens) if point.word_pairs else ()
-                    keys.extend(prefixes["p"] + pair for pair in pairs)
+                    for token in tokens:
+                        if token[0] >= CJK_FIRST and normalize.is_cjk(token):
+                            words.update(normalize.index_terms(token))
+                        else:
+                            words.add(token)
+                    if point.word_pairs:
+                        keys.extend(prefixes["p"] + pair for pair in normalize.word_pairs(tokens))
+                for word in ascii_words:
+                    key = word_prefix + word
+                    add(key if len(key) <= MAX_KEY_BYTES else key[:MAX_KEY_BYTES])
             keys.extend(prefixes["w"] + word for word in words)
             for key in keys:
                 if len(key) > SHORT_TERM:   # the rare key that may need cutting to LMDB's size
                     point_name, register, text = key.split(SEP, 2)
-                    terms.add(term_key(point_name, register, text))
+                    add(term_key(point_name, register, text))
                 else:
-                    terms.add(key.encode("utf-8"))
+                    add(key.encode("utf-8"))
         return terms
 
     def contributed_holdings(self, item: ReadRecord, library: str | None) -> dict[str, list[dict]]:
