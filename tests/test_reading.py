@@ -5,7 +5,7 @@ import pymarc
 import pytest
 
 from conftest import DATA
-from unishelf.marc.reading import ReadRecord, Rejected, read_file
+from unishelf.marc.reading import ReadRecord, Rejected, read_file, xml_safe
 from unishelf.marc.record import parse_iso2709, split_records, write_iso2709
 
 
@@ -113,3 +113,11 @@ def test_a_record_larger_than_iso_2709_counts_is_written_and_read_back_whole():
     again = parse_iso2709(write_iso2709(record))
     assert [f.tag for f in again.fields] == [f.tag for f in fields]
     assert [f.get("a") for f in again.fields[1:]] == [f.get("a") for f in fields[1:]]
+
+
+def test_xml_safe_replaces_what_xml_forbids_in_ascii_and_other_text():
+    assert xml_safe("plain\ttext\nwith\rwhitespace") == "plain\ttext\nwith\rwhitespace"
+    assert xml_safe("C0\x00\x08\x0b\x0c\x0e\x1f end") == "C0       end"    # the ASCII way
+    assert xml_safe("é\x01\ud800\ufffe\uffff") == "é    "                  # the pattern's way
+    every_ascii = "".join(map(chr, range(128)))
+    assert xml_safe(every_ascii) == " " * 9 + "\t\n  \r" + " " * 18 + every_ascii[32:]
