@@ -143,10 +143,10 @@ class Catalogue:
         """The postings keys of an index entry (see `store.term_key`).
 
         This is a loader's hottest loop. An ASCII value (99% of the LC records' text) is encoded
-        once and its keys made as bytes: prefix + token or pair, cut to LMDB's key size where
-        one is longer (an ASCII cut never splits a character). Other values' keys are made as
-        text and encoded one by one; only text long enough to need cutting goes through
-        `term_key`, and CJK runs are looked for in them alone."""
+        once and its keys made as bytes: prefix + token or pair, sliced to LMDB's key size (a
+        slice that cuts nothing is the key itself; an ASCII cut never splits a character).
+        Other values' keys are made as text and encoded one by one; only text long enough to
+        need cutting goes through `term_key`, and CJK runs are looked for in them alone."""
         terms = {ALL_KEY, kind_key(kind)}
         add = terms.add
         for name, values in entry.items():
@@ -162,14 +162,12 @@ class Catalogue:
                     if value.isascii():
                         data = value.encode("ascii")
                         if point.whole_field:
-                            key = field_prefix + data
-                            add(key if len(key) <= MAX_KEY_BYTES else key[:MAX_KEY_BYTES])
+                            add((field_prefix + data)[:MAX_KEY_BYTES])
                         tokens = data.split(b" ")
                         ascii_words.update(tokens)
                         if point.word_pairs:
                             for pair in map(b" ".join, zip(tokens, tokens[1:])):
-                                key = pair_prefix + pair
-                                add(key if len(key) <= MAX_KEY_BYTES else key[:MAX_KEY_BYTES])
+                                add((pair_prefix + pair)[:MAX_KEY_BYTES])
                         continue
                     if point.whole_field:
                         keys.append(prefixes["f"] + value)
@@ -182,8 +180,7 @@ class Catalogue:
                     if point.word_pairs:
                         keys.extend(prefixes["p"] + pair for pair in normalize.word_pairs(tokens))
                 for word in ascii_words:
-                    key = word_prefix + word
-                    add(key if len(key) <= MAX_KEY_BYTES else key[:MAX_KEY_BYTES])
+                    add((word_prefix + word)[:MAX_KEY_BYTES])
             keys.extend(prefixes["w"] + word for word in words)
             for key in keys:
                 if len(key) > SHORT_TERM:   # the rare key that may need cutting to LMDB's size
