@@ -16,7 +16,7 @@ from pyroaring import BitMap
 
 from unishelf.marc import normalize
 from unishelf.marc.access_points import AccessPoints, query_values
-from unishelf.marc.store import ALL_KEY, Reader, Store, kind_key, posting_list, term_key
+from unishelf.marc.store import ALL_KEY, Reader, Store, add_postings, kind_key, posting_list, term_key
 
 from .tree import AllRecords, And, Node, Not, Or, Prox, QueryError, Range, RecordIds, ResultSetRef, Term
 
@@ -322,14 +322,14 @@ class _Evaluation:
         if truncation == "right":
             start = term_key(index, register, text)
             for _, value in self.reader.terms_from(start, start):
-                result |= posting_list(value)
+                add_postings(result, value)
             return result
         if truncation == "masked":
             literal = re.split(r"[*?]", text)[0]
             start = term_key(index, register, literal)
             for key, value in self.reader.terms_from(start, start):
                 if masked_match(text, key[len(prefix):].decode("utf-8", "replace")):
-                    result |= posting_list(value)
+                    add_postings(result, value)
             return result
         else:
             escaped = re.escape(text)
@@ -338,7 +338,7 @@ class _Evaluation:
         start = term_key(index, register, literal)
         for key, value in self.reader.terms_from(start, start):
             if pattern.search(key[len(prefix):].decode("utf-8", "replace")):
-                result |= posting_list(value)
+                add_postings(result, value)
         return result
 
     def field_term(self, term: Term) -> BitMap:
@@ -371,12 +371,12 @@ class _Evaluation:
             for key, data in self.reader.terms_from(pivot, prefix):
                 if relation == ">" and key == pivot:
                     continue
-                result |= posting_list(data)
+                add_postings(result, data)
         elif relation in ("<", "<="):
             if relation == "<=":
                 result |= self.reader.bitmap(pivot)
             for _, data in self.reader.terms_before(pivot, prefix):
-                result |= posting_list(data)
+                add_postings(result, data)
         else:
             raise QueryError("unsupported-relation", f"relation {relation!r} is not supported", relation)
         return result
