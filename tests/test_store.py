@@ -82,6 +82,17 @@ def test_a_load_collects_garbage_less_often_then_as_before(catalog):
     assert during and set(during) == {LOAD_GC_THRESHOLD} and gc.get_threshold() == threshold
 
 
+def test_worker_processes_yield_the_cores_to_the_writer(catalog):
+    """The writer is a load's critical path; its workers run at a lower priority."""
+    import multiprocessing
+
+    from unishelf.marc.loader import WORKER_NICENESS, _init_worker
+    store = (str(catalog.store.path), catalog.store.env.info()["map_size"])
+    with multiprocessing.get_context("spawn").Pool(1, _init_worker, (catalog.catalogue, store)) as pool:
+        worker_niceness = pool.apply(os.nice, (0,))
+    assert worker_niceness == min(os.nice(0) + WORKER_NICENESS, 19)
+
+
 def test_another_librarys_copy_attaches_holdings_instead_of_duplicating(catalog):
     load(catalog, [DATA / "marc21-utf8-sample.mrc"], "NORTH")
     report = load(catalog, [DATA / "marc21-utf8-sample.mrc"], "SOUTH")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import multiprocessing
+import os
 import sys
 import time
 from collections import Counter, deque
@@ -176,6 +177,10 @@ class Loader:
 
 CHUNK_RECORDS = 1000
 PARALLEL_FROM = 5000  # records; below this, starting worker processes costs more than it saves
+# The one writer is a load's critical path: with two workers and a writer on two cores, the
+# scheduler took the writer off its core to run a worker, which only filled the chunk window
+# further. Lower-priority workers run when the writer waits (250,000 records: 11% faster, same CPU).
+WORKER_NICENESS = 10
 _worker_catalogue: Catalogue | None = None
 _worker_store: Store | None = None
 
@@ -211,7 +216,11 @@ def _init_worker(catalogue: Catalogue, store: Store | tuple[str, int]):
     global _worker_catalogue, _worker_store
     gc.set_threshold(LOAD_GC_THRESHOLD)   # a worker process only loads (see _fewer_collections)
     _worker_catalogue = catalogue
-    _worker_store = store if isinstance(store, Store) else Store(store[0], map_size=store[1], readonly=True)
+    if isinstance(store, Store):
+        _worker_store = store
+    else:
+        os.nice(WORKER_NICENESS)
+        _worker_store = Store(store[0], map_size=store[1], readonly=True)
 
 
 def _prepare_chunk(job) -> tuple[list[Prepared | AlreadyStored | ReadRecord | Rejected], dict[bytes, bytes]]:
