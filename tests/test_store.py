@@ -59,6 +59,28 @@ def test_a_worker_sends_only_the_holdings_of_a_record_stored_already(catalog):
     assert set().union(*map(posting_list, postings.values())) == {1003}   # only the new record is indexed
 
 
+def test_a_chunks_postings_invert_its_records_terms_and_share_each_records_one_id_value(catalog):
+    from unishelf.marc import loader
+    from unishelf.marc.reading import decode
+    raws = list(itertools.islice(raw_records(DATA / "marc21-utf8-sample.mrc", "auto"), 20))
+    expected: dict[bytes, set[int]] = {}
+    for record_id, raw in enumerate(raws, 500):
+        for term in catalog.catalogue.prepare(decode(raw), "NORTH").terms:
+            expected.setdefault(term, set()).add(record_id)
+    threshold = gc.get_threshold()
+    try:
+        loader._init_worker(catalog.catalogue, catalog.store)
+        _, postings = loader._prepare_chunk((raws, "NORTH", 500))
+    finally:
+        gc.set_threshold(*threshold)
+    assert {term: set(posting_list(value)) for term, value in postings.items()} == expected
+    alone = {}   # one value object a record, whatever the number of its terms of it alone
+    for term, ids in expected.items():
+        if len(ids) == 1:
+            alone.setdefault(ids.pop(), set()).add(id(postings[term]))
+    assert len(alone) == 20 and all(len(objects) == 1 for objects in alone.values())
+
+
 def test_a_record_whose_stored_bytes_went_before_the_write_is_added_in_full(catalog):
     from unishelf.marc.catalogue import AlreadyStored
     item = next(iter(read_file(DATA / "marc21-utf8-sample.mrc")))

@@ -83,6 +83,11 @@ def posting_value(ids) -> bytes:
     return ids.serialize() if isinstance(ids, BitMap) else BitMap(ids).serialize()
 
 
+def one_id(value: bytes) -> int:
+    """The record id of a postings value of one record."""
+    return _ONE_ID.unpack(value)[0]
+
+
 def posting_list(value: bytes) -> BitMap:
     """The record ids of a postings value (see `posting_value`)."""
     return BitMap(_ONE_ID.unpack(value)) if len(value) == 4 else BitMap.deserialize(value)
