@@ -3,12 +3,14 @@
     python bench/bench_load.py [--records N] [--no-zebra] [--keep DIR]
 
 Prints records per second, wall and CPU seconds, peak memory and size on disk for both, and the
-ratios. unishelf runs as its own `unishelf load` process (with its worker processes), measured
+ratios; for unishelf also the writer process's own CPU and the bytes it wrote, apart from its
+workers'. unishelf runs as its own `unishelf load` process (with its worker processes), measured
 from outside like zebraidx, so both figures mean the same thing. Not a test: no assertions.
 """
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import shutil
 import subprocess
@@ -52,6 +54,17 @@ def children(pid: int) -> list[int]:
     return direct + [grandchild for child in direct for grandchild in children(child)]
 
 
+def own_usage(pid: int) -> tuple[float, int]:
+    """CPU seconds of a process alone (not its children) and the bytes it has written to disk,
+    from /proc: what the loader's writer process costs, apart from its workers."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        io = dict(line.split(": ") for line in Path(f"/proc/{pid}/io").read_text().splitlines())
+    except OSError:
+        return 0.0, 0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK"), int(io["write_bytes"])
+
+
 def load_unishelf(records: Path, data_dir: Path) -> dict:
     """Run `unishelf load` in a fresh process group and measure it (and its workers) from outside."""
     command = [str(UNISHELF), "--data-dir", str(data_dir), "load", "--quiet", "--library", "LC",
@@ -59,9 +72,10 @@ def load_unishelf(records: Path, data_dir: Path) -> dict:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
-    peak_anonymous = 0
+    peak_anonymous, writer = 0, (0.0, 0)
     while process.poll() is None:  # LMDB's mapped file counts in RSS; private memory is the cost
         peak_anonymous = max(peak_anonymous, anonymous_memory(process.pid))
+        writer = max(writer, own_usage(process.pid))   # the last reading: within half a second of the end
         time.sleep(0.5)
     status = process.returncode
     wall = time.perf_counter() - started
@@ -77,6 +91,7 @@ def load_unishelf(records: Path, data_dir: Path) -> dict:
     subprocess.run([str(UNISHELF), "--data-dir", str(data_dir), "compact"], check=True, capture_output=True)
     return {"stats": stats, "wall_s": wall, "cpu_s": cpu, "peak_rss_bytes": after.ru_maxrss * 1024,
             "peak_anonymous_bytes": peak_anonymous, "loaded_disk_bytes": loaded_bytes,
+            "writer_cpu_s": writer[0], "writer_written_bytes": writer[1],
             "disk_bytes": tree_bytes(data_dir / "store"), "summary": output.strip().splitlines()[0]}
 
 
@@ -100,6 +115,10 @@ def main() -> int:
     print(f"unishelf: {ours['stats']}")
     print(f"unishelf: {ours['loaded_disk_bytes'] / 2**20:,.0f} MiB on disk after the load, "
           f"{ours['disk_bytes'] / 2**20:,.0f} MiB after `unishelf compact`")
+    print(f"unishelf: the writer process used {ours['writer_cpu_s']:.1f} s of CPU "
+          f"({ours['writer_cpu_s'] / count * 1000:.2f} ms a record), its workers "
+          f"{ours['cpu_s'] - ours['writer_cpu_s']:.1f} s ({(ours['cpu_s'] - ours['writer_cpu_s']) / count * 1000:.2f} ms); "
+          f"the writer wrote {ours['writer_written_bytes'] / 2**30:.1f} GiB to disk")
     report("unishelf", count, ours)
 
     theirs = None
