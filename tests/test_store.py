@@ -31,6 +31,18 @@ def postings(catalog) -> dict:
         return {key: posting_list(value) for key, value in reader.terms_from(b"", b"")}
 
 
+def prepare_chunk_here(catalog, raws, library, first_id):
+    """What a loader worker sends back for a chunk, prepared in this process; the collector's
+    threshold, which a worker sets for itself, is put back."""
+    from unishelf.marc import loader
+    threshold = gc.get_threshold()
+    try:
+        loader._init_worker(catalog.catalogue, catalog.store)
+        return loader._prepare_chunk((raws, library, first_id))
+    finally:
+        gc.set_threshold(*threshold)
+
+
 def test_reloading_the_same_file_updates_and_never_duplicates(catalog):
     first = load(catalog, [DATA / "marc21-utf8-sample.mrc"], "NORTH")
     assert first.counts["created"] == 300
@@ -42,17 +54,11 @@ def test_reloading_the_same_file_updates_and_never_duplicates(catalog):
 
 
 def test_a_worker_sends_only_the_holdings_of_a_record_stored_already(catalog):
-    from unishelf.marc import loader
     from unishelf.marc.catalogue import AlreadyStored, Prepared
     load(catalog, [DATA / "marc21-utf8-sample.mrc"], "NORTH")
     raws = [*itertools.islice(raw_records(DATA / "marc21-utf8-sample.mrc", "auto"), 3),
             next(raw_records(DATA / "cjk-sample.mrc", "auto"))]   # three stored, one new
-    threshold = gc.get_threshold()
-    try:
-        loader._init_worker(catalog.catalogue, catalog.store)
-        results, postings = loader._prepare_chunk((raws, "SOUTH", 1000))
-    finally:
-        gc.set_threshold(*threshold)
+    results, postings = prepare_chunk_here(catalog, raws, "SOUTH", 1000)
     assert [type(r) for r in results] == [AlreadyStored] * 3 + [Prepared]
     assert [r.record_id for r in results] == [1000, 1001, 1002, 1003]
     assert all(set(r.holdings) == {"SOUTH"} and r.item.record is None for r in results[:3])
@@ -60,19 +66,13 @@ def test_a_worker_sends_only_the_holdings_of_a_record_stored_already(catalog):
 
 
 def test_a_chunks_postings_invert_its_records_terms_and_share_each_records_one_id_value(catalog):
-    from unishelf.marc import loader
     from unishelf.marc.reading import decode
     raws = list(itertools.islice(raw_records(DATA / "marc21-utf8-sample.mrc", "auto"), 20))
     expected: dict[bytes, set[int]] = {}
     for record_id, raw in enumerate(raws, 500):
         for term in catalog.catalogue.prepare(decode(raw), "NORTH").terms:
             expected.setdefault(term, set()).add(record_id)
-    threshold = gc.get_threshold()
-    try:
-        loader._init_worker(catalog.catalogue, catalog.store)
-        _, postings = loader._prepare_chunk((raws, "NORTH", 500))
-    finally:
-        gc.set_threshold(*threshold)
+    _, postings = prepare_chunk_here(catalog, raws, "NORTH", 500)
     assert {term: set(posting_list(value)) for term, value in postings.items()} == expected
     alone = {}   # one value object a record, whatever the number of its terms of it alone
     for term, ids in expected.items():
