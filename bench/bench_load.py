@@ -115,9 +115,9 @@ def main() -> int:
     print(f"unishelf: {ours['stats']}")
     print(f"unishelf: {ours['loaded_disk_bytes'] / 2**20:,.0f} MiB on disk after the load, "
           f"{ours['disk_bytes'] / 2**20:,.0f} MiB after `unishelf compact`")
-    print(f"unishelf: the writer process used {ours['writer_cpu_s']:.1f} s of CPU "
-          f"({ours['writer_cpu_s'] / count * 1000:.2f} ms a record), its workers "
-          f"{ours['cpu_s'] - ours['writer_cpu_s']:.1f} s ({(ours['cpu_s'] - ours['writer_cpu_s']) / count * 1000:.2f} ms); "
+    writer_cpu, workers_cpu = ours["writer_cpu_s"], ours["cpu_s"] - ours["writer_cpu_s"]
+    print(f"unishelf: the writer process used {writer_cpu:.1f} s of CPU ({writer_cpu / count * 1000:.2f} ms a "
+          f"record), its workers {workers_cpu:.1f} s ({workers_cpu / count * 1000:.2f} ms); "
           f"the writer wrote {ours['writer_written_bytes'] / 2**30:.1f} GiB to disk")
     report("unishelf", count, ours)
 
