@@ -14,8 +14,9 @@ import pytest
 from pyroaring import BitMap
 
 from conftest import DATA, load, make_catalog
+from unishelf.marc.access_points import AccessPoints
 from unishelf.marc.reading import raw_records, read_file
-from unishelf.marc.store import (FORMAT, MAX_KEY_BYTES, Store, StoreFormatError, compact, posting_list, posting_value,
+from unishelf.marc.store import (ALL_KEY, FORMAT, MAX_KEY_BYTES, Store, StoreFormatError, compact, posting_list, posting_value,
                                  term_key)
 from unishelf.z3950.pqf import parse_pqf
 
@@ -323,6 +324,39 @@ def test_a_store_of_a_newer_format_asks_for_a_newer_unishelf(tmp_path):
     store.close()
     with pytest.raises(StoreFormatError, match="newer unishelf"):
         Store(tmp_path / "store", readonly=True)
+
+
+def test_holdings_that_come_and_go_index_a_record_as_extracting_it_again_would(catalog):
+    # the default access points draw the holding libraries alone into `library`: the fast way
+    assert catalog.points.holdings_points("marc21") == ("library",)
+    load(catalog, [DATA / "marc21-utf8-sample.mrc"], "NORTH")
+    load(catalog, [DATA / "marc21-utf8-sample.mrc"], "SOUTH")   # attaches SOUTH to all 300
+    with catalog.store.writing() as writer:
+        catalog.catalogue.remove_holdings(writer, 5, "NORTH")
+        writer.flush()
+    expected: dict[bytes, BitMap] = {}
+    with catalog.store.reading() as reader:
+        for record_id in reader.bitmap(ALL_KEY):
+            stored = reader.record(record_id)
+            libraries = sorted(reader.holdings(record_id))
+            entry, sortkeys = catalog.catalogue.index_entry(catalog.catalogue.parse_stored(stored), stored.syntax,
+                                                             libraries)
+            assert reader.entry(record_id) == entry and reader.sortkeys(record_id) == sortkeys
+            for term in catalog.catalogue.terms(entry, stored.kind):
+                expected.setdefault(term, BitMap()).add(record_id)
+    assert postings(catalog) == expected
+    assert catalog.engine.count("NORTH") == 299 and catalog.engine.count("SOUTH") == 300
+
+
+def test_an_access_point_drawing_on_holdings_and_fields_alike_needs_the_record_again():
+    points = {"library": {"kind": "code", "marc21": ["@holdings"], "unimarc": ["@holdings"]},
+              "place": {"kind": "code", "marc21": ["@holdings", "852b"], "unimarc": ["@holdings"]}}
+    access_points = AccessPoints(points, {})
+    assert access_points.holdings_points("marc21") is None
+    assert access_points.holdings_points("unimarc") == ("library", "place")
+    entry = {"library": ["north"], "place": ["north"]}
+    assert access_points.with_libraries(entry, "unimarc", ["SOUTH", "EAST"]) == {
+        "library": ["south", "east"], "place": ["south", "east"]}
 
 
 def test_change_counts_follow_the_change_log(catalog):

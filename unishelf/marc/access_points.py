@@ -81,6 +81,7 @@ class AccessPoints:
         self._plans = {syntax: self._plan(syntax) for syntax in ("marc21", "unimarc")}
         self._covered = {(point.name, syntax): self._coverage(point, syntax)
                          for point in self.points.values() for syntax in ("marc21", "unimarc")}
+        self._holdings_points = {syntax: self._drawn_from_holdings(syntax) for syntax in ("marc21", "unimarc")}
 
     @classmethod
     def from_file(cls, path: str | Path) -> "AccessPoints":
@@ -129,6 +130,32 @@ class AccessPoints:
                 found[name] = [min(ranked, key=lambda pair: pair[0])[1]]
         return {point: list(dict.fromkeys(v for v in found[point] if v))
                 for point in self.points if found.get(point)}
+
+    def holdings_points(self, syntax: str) -> tuple[str, ...] | None:
+        """The access points drawn from the holding libraries alone, or None when one draws on
+        them together with the record's fields or sorts by them: then a change of holdings
+        needs the record extracted again."""
+        return self._holdings_points[syntax]
+
+    def with_libraries(self, entry: dict[str, list[str]], syntax: str, libraries: list[str]) -> dict[str, list[str]]:
+        """`entry` (see `extract`) as extracting the record again with these holding libraries
+        would give it, without the record: only the `holdings_points` change."""
+        changed = {name: list(dict.fromkeys(value for library in libraries
+                                            for value in normalise(self.points[name].kind, library) if value))
+                   for name in self._holdings_points[syntax]}
+        return {name: values for name in self.points
+                if (values := changed[name] if name in changed else entry.get(name))}
+
+    def _drawn_from_holdings(self, syntax: str) -> tuple[str, ...] | None:
+        names = []
+        for point in self.points.values():
+            from_holdings = [source.special == "@holdings" for source in point.sources.get(syntax, ())]
+            if not any(from_holdings):
+                continue
+            if not all(from_holdings) or point.sortable:
+                return None
+            names.append(point.name)
+        return tuple(names)
 
     def _plan(self, syntax: str):
         """tag -> [(access point, kind, source, rank of the source)], and the special sources."""
