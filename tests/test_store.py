@@ -96,6 +96,53 @@ def test_a_record_whose_stored_bytes_went_before_the_write_is_added_in_full(cata
     assert catalog.engine.count("NORTH") == 1 and count(catalog, f"@attr 1=4 {title_word}") == 1
 
 
+def another_librarys_copy(record, tmp_path) -> Path:
+    """A file holding `record` as another library catalogues it: its own control number and a
+    local note, the same ISBN."""
+    from unishelf.marc.record import Field, write_iso2709
+    for field in record.fields:
+        if field.tag == "001":
+            field.value = "west-000001"
+    record.fields.append(Field("500", indicators="  ", subfields=[("a", "Local copy note.")]))
+    path = tmp_path / "west.mrc"
+    path.write_bytes(write_iso2709(record))
+    return path
+
+
+def test_a_worker_leaves_another_librarys_copy_of_a_stored_record_unindexed(catalog, tmp_path):
+    from unishelf.marc.catalogue import Prepared
+    item = next(i for i in read_file(DATA / "marc21-utf8-sample.mrc") if i.record.first("020"))
+    load(catalog, [DATA / "marc21-utf8-sample.mrc"], "NORTH")
+    raws = [next(raw_records(another_librarys_copy(item.record, tmp_path), "auto")),
+            next(raw_records(DATA / "cjk-sample.mrc", "auto"))]   # a copy, then a new record
+    results, postings = prepare_chunk_here(catalog, raws, "WEST", 1000)
+    assert [type(r) for r in results] == [Prepared, Prepared]
+    copy, new = results
+    assert copy.entry is None and copy.rendered is None and set(copy.holdings) == {"WEST"}
+    assert new.entry is not None and new.rendered
+    assert set().union(*map(posting_list, postings.values())) == {1001}   # only the new record is indexed
+
+
+def test_a_copy_whose_stored_record_went_before_the_write_is_completed_and_added(catalog, tmp_path):
+    item = next(i for i in read_file(DATA / "marc21-utf8-sample.mrc") if i.record.first("020"))
+    title_word = item.record.first("245").get("a").split()[0]
+    load(catalog, [DATA / "marc21-utf8-sample.mrc"], "NORTH")
+    raws = [next(raw_records(another_librarys_copy(item.record, tmp_path), "auto"))]
+    with catalog.store.writing() as writer:
+        first_id = writer.reserve_ids(1)
+    (copy,), _ = prepare_chunk_here(catalog, raws, "WEST", first_id)
+    before = count(catalog, f"@attr 1=4 {title_word}")
+    with catalog.store.writing() as writer:   # what it matched is deleted before the write
+        matched = catalog.catalogue.find_match(writer, copy)
+        catalog.catalogue.delete(writer, matched)
+        outcome = catalog.catalogue.add(writer, copy)
+        writer.flush()
+    assert outcome.action == "created" and outcome.record_id == first_id
+    assert catalog.engine.count("WEST") == 1 and count(catalog, f"@attr 1=4 {title_word}") == before
+    with catalog.store.reading() as reader:
+        assert reader.rendered(first_id, "oai_dc") and reader.entry(first_id)
+
+
 def test_a_load_collects_garbage_less_often_then_as_before(catalog):
     from unishelf.marc.loader import LOAD_GC_THRESHOLD, Loader
     threshold, during = gc.get_threshold(), []
@@ -128,18 +175,9 @@ def test_another_librarys_copy_attaches_holdings_instead_of_duplicating(catalog)
 
 
 def test_a_changed_record_from_another_library_matches_by_isbn(catalog, tmp_path):
-    items = [i for i in read_file(DATA / "marc21-utf8-sample.mrc") if i.record.first("020")]
-    record = items[0].record
+    item = next(i for i in read_file(DATA / "marc21-utf8-sample.mrc") if i.record.first("020"))
     load(catalog, [DATA / "marc21-utf8-sample.mrc"], "NORTH")
-    # Another library's catalogue: same ISBN, its own control number and a local note.
-    for field in record.fields:
-        if field.tag == "001":
-            field.value = "west-000001"
-    from unishelf.marc.record import Field, write_iso2709
-    record.fields.append(Field("500", indicators="  ", subfields=[("a", "Local copy note.")]))
-    path = tmp_path / "west.mrc"
-    path.write_bytes(write_iso2709(record))
-    report = load(catalog, [path], "WEST")
+    report = load(catalog, [another_librarys_copy(item.record, tmp_path)], "WEST")
     assert report.counts["attached"] == 1
     assert catalog.engine.count("unicat") == 300 and catalog.engine.count("WEST") == 1
 

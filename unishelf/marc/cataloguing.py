@@ -213,7 +213,7 @@ class Cataloguing:
         if number is None:
             if item is None:
                 return refused(MISSING_PARAMETER, "recordId: the record to change must be named by its number")
-            matched = self.catalogue.find_match(reader, self.catalogue.prepare(item, user.library))
+            matched = self.catalogue.find_match(reader, self.catalogue.contribution(item, user.library))
             if matched is None:
                 return refused(EXECUTION_FAILED, "no stored record matches the one supplied; name it by record number")
             return reader.record(matched)

@@ -227,40 +227,55 @@ def _prepare_chunk(job) -> tuple[list[Prepared | AlreadyStored | ReadRecord | Re
     """Decode and index a chunk of records (in a worker); holdings records go back as read.
 
     A record whose bytes are stored already (a catalogue sent again) is neither indexed nor
-    rendered: only its holdings go back, which is what the writer will attach. The records'
+    rendered: only its holdings go back, which is what the writer will attach. Nor is a record
+    that matches a stored one it would attach to (another library's copy): its contribution
+    goes back incomplete (see `Catalogue.add`). The records'
     terms come back inverted, as one postings value (`store.posting_value`) of record ids per
     term (the ids set aside for the chunk): far fewer and smaller objects to send than a set of
     terms per record, and a term new to the store is written as it comes.
     """
     raws, library, first_id = job
+    catalogue = _worker_catalogue
     items = [decode(raw) for raw in raws]
+    stored: set[str] = set()   # digests of records whose bytes are stored
+    contributed: dict[int, tuple[Prepared, bool]] = {}   # position -> (contribution, attaches)
     with _worker_store.reading() as reader:   # one short read transaction a chunk
-        stored = {item.digest for item in items if isinstance(item, ReadRecord) and item.kind != "holdings"
-                  and reader.has_match(f"digest:{item.digest}")}
+        for position, item in enumerate(items):
+            if not isinstance(item, ReadRecord) or item.kind == "holdings":
+                continue
+            if reader.has_match(f"digest:{item.digest}"):
+                stored.add(item.digest)
+                continue
+            contribution = catalogue.contribution(item, library)
+            found = catalogue.match(reader, contribution)
+            contributed[position] = contribution, found is not None and found[0] == "attach"
     results = []
     postings: dict[bytes, bytes | list[int]] = {}   # a term's value while of one record, then its ids
     shared: list[bytes] = []   # the terms of more than one record
-    for record_id, item in enumerate(items, first_id):
+    for position, item in enumerate(items):
+        record_id = first_id + position
         if isinstance(item, ReadRecord) and item.digest in stored:
-            holdings = _worker_catalogue.contributed_holdings(item, library)
+            holdings = catalogue.contributed_holdings(item, library)
             item.record = None   # the writer needs only the bytes
             item = AlreadyStored(item, holdings, record_id)
-        elif isinstance(item, ReadRecord) and item.kind != "holdings":
-            item = _worker_catalogue.prepare(item, library)
+        elif position in contributed:
+            item, attaches = contributed[position]
             item.record_id = record_id
-            # Most terms are of one record. They share one value, made once and pickled once a
-            # record; only the terms of several records are turned into values at the end.
-            alone = posting_value(record_id)
-            for term in item.terms:
-                found = postings.get(term)
-                if found is None:
-                    postings[term] = alone
-                elif type(found) is bytes:
-                    postings[term] = [one_id(found), record_id]
-                    shared.append(term)
-                else:
-                    found.append(record_id)
-            item.terms = None
+            if not attaches:   # else another library's copy of a stored record: it adds its holdings alone
+                catalogue.complete(item)
+                # Most terms are of one record. They share one value, made once and pickled once
+                # a record; only the terms of several records are turned into values at the end.
+                alone = posting_value(record_id)
+                for term in item.terms:
+                    found = postings.get(term)
+                    if found is None:
+                        postings[term] = alone
+                    elif type(found) is bytes:
+                        postings[term] = [one_id(found), record_id]
+                        shared.append(term)
+                    else:
+                        found.append(record_id)
+                item.terms = None
             item.item.record = None  # the writer needs only the bytes: far cheaper to send
         results.append(item)
     for term in shared:
