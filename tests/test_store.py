@@ -372,6 +372,29 @@ def test_holdings_that_come_and_go_index_a_record_as_extracting_it_again_would(c
     with catalog.store.writing() as writer:
         catalog.catalogue.remove_holdings(writer, 5, "NORTH")
         writer.flush()
+    assert_indexed_as_extracted(catalog)
+    assert catalog.engine.count("NORTH") == 299 and catalog.engine.count("SOUTH") == 300
+
+
+def test_a_librarys_revised_records_index_as_extracting_them_again_would(catalog, tmp_path):
+    from unishelf.marc.record import Field, write_iso2709
+    load(catalog, [DATA / "marc21-utf8-sample.mrc"], "NORTH")
+    revised = tmp_path / "revised.mrc"
+    with open(revised, "wb") as out:
+        for position, item in enumerate(read_file(DATA / "marc21-utf8-sample.mrc")):
+            item.record.fields.append(Field("500", indicators="  ", subfields=[("a", f"Revision {position}.")]))
+            out.write(write_iso2709(item.record))
+    halves = tmp_path / "half.mrc"   # SOUTH holds every other record: their libraries differ from NORTH's copy
+    halves.write_bytes(b"".join(raw.data for raw in itertools.islice(
+        raw_records(DATA / "marc21-utf8-sample.mrc", "auto"), 0, None, 2)))
+    assert load(catalog, [halves], "SOUTH").counts["attached"] == 150
+    assert load(catalog, [revised], "NORTH").counts["updated"] == 300
+    assert_indexed_as_extracted(catalog)
+    assert count(catalog, "@attr 1=1016 revision") == 300 and catalog.engine.count("SOUTH") == 150
+
+
+def assert_indexed_as_extracted(catalog):
+    """Every record's stored entry, sort keys and postings are what extracting it again gives."""
     expected: dict[bytes, BitMap] = {}
     with catalog.store.reading() as reader:
         for record_id in reader.bitmap(ALL_KEY):
@@ -383,7 +406,6 @@ def test_holdings_that_come_and_go_index_a_record_as_extracting_it_again_would(c
             for term in catalog.catalogue.terms(entry, stored.kind):
                 expected.setdefault(term, BitMap()).add(record_id)
     assert postings(catalog) == expected
-    assert catalog.engine.count("NORTH") == 299 and catalog.engine.count("SOUTH") == 300
 
 
 def test_an_access_point_drawing_on_holdings_and_fields_alike_needs_the_record_again():

@@ -240,7 +240,7 @@ class Catalogue:
             self.complete(prepared)
         if match is None:
             return self._create(writer, prepared)
-        return self._replace(writer, match[1], prepared.item, prepared.keys, prepared.holdings, prepared.rendered)
+        return self._replace(writer, match[1], prepared)
 
     def add_stored(self, writer: Writer, stored: AlreadyStored, library: str | None) -> Outcome:
         """What `add` does for a record whose bytes are stored: attach its holdings to the record
@@ -287,8 +287,8 @@ class Catalogue:
         """A new version of a stored record; of the holdings it carries only `library`'s count."""
         keys = self.match_keys(item.record, item.syntax, stored.owner)
         carried = self.holdings_of(item.record, None).get(library) if library else None
-        return self._replace(writer, stored, item, keys, {library: carried} if carried else {},
-                             self.render(item.record, item.syntax, item.kind))
+        return self._replace(writer, stored, self.complete(
+            Prepared(item, {library: carried} if carried else {}, stored.owner, keys)))
 
     def remove_holdings(self, writer, record_id: int, library: str) -> Outcome:
         writer.set_holdings(record_id, library, [])
@@ -313,22 +313,41 @@ class Catalogue:
             writer.index(record_id, prepared.terms, ())
         return Outcome("created", record_id)
 
-    def _replace(self, writer, stored: StoredRecord, item, keys, holdings, rendered) -> Outcome:
+    def _replace(self, writer, stored: StoredRecord, prepared: Prepared) -> Outcome:
+        """A complete contribution (`complete`) takes a stored record's place; what the record
+        is indexed under is the contribution's, not made again here (see `_reindex_replaced`)."""
+        item = prepared.item
         old_record = self.parse_stored(stored)
         for _, key in self.match_keys(old_record, stored.syntax, stored.owner):
             writer.remove_match_key(key, stored.id)
         writer.remove_match_key(f"digest:{stored.digest}", stored.id)
-        for _, key in keys:
+        for _, key in prepared.keys:
             writer.add_match_key(key, stored.id)
         writer.add_match_key(f"digest:{item.digest}", stored.id)
         stored.raw, stored.syntax, stored.digest = item.raw, item.syntax, item.digest
         writer.drop_rendered(stored.id)
-        writer.put_rendered(stored.id, rendered)
-        for code, items in holdings.items():
+        writer.put_rendered(stored.id, prepared.rendered)
+        for code, items in prepared.holdings.items():
             writer.set_holdings(stored.id, code, items)
-        libraries = sorted(writer.holdings(stored.id))
-        self._reindex(writer, stored, self.parse_stored(stored), libraries)
+        self._reindex_replaced(writer, stored, prepared)
         return Outcome("updated", stored.id)
+
+    def _reindex_replaced(self, writer, stored: StoredRecord, prepared: Prepared):
+        """Index a replaced record with the entry and terms its contribution was made with, its
+        holding libraries brought up to the stored record's. Without its terms (a loader worker
+        folded them into chunk postings under another id) or where holdings feed other access
+        points, the record is extracted again."""
+        libraries = sorted(writer.holdings(stored.id))
+        if prepared.terms is None or self.points.holdings_points(stored.syntax) is None:
+            self._reindex(writer, stored, self.parse_stored(stored), libraries)
+            return
+        entry_blob, new_terms = prepared.entry, prepared.terms
+        if libraries != sorted(prepared.holdings):
+            entry = self.points.with_libraries(marshal.loads(entry_blob), stored.syntax, libraries)
+            entry_blob, new_terms = marshal.dumps(entry), self.terms(entry, stored.kind)
+        old_terms = self.terms(writer.entry(stored.id), stored.kind)
+        writer.put_entry_blobs(stored.id, entry_blob, prepared.sortkeys)
+        self._changed(writer, stored, new_terms, old_terms, libraries)
 
     def _attach(self, writer, record_id: int, holdings: dict) -> Outcome:
         """Set libraries' holdings on a record: attached when a library is new to it."""

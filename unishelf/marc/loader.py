@@ -229,7 +229,8 @@ def _prepare_chunk(job) -> tuple[list[Prepared | AlreadyStored | ReadRecord | Re
     A record whose bytes are stored already (a catalogue sent again) is neither indexed nor
     rendered: only its holdings go back, which is what the writer will attach. Nor is a record
     that matches a stored one it would attach to (another library's copy): its contribution
-    goes back incomplete (see `Catalogue.add`). The records'
+    goes back incomplete (see `Catalogue.add`). A record that would replace a stored one keeps
+    its own terms, which the writer compares with the stored record's. The records'
     terms come back inverted, as one postings value (`store.posting_value`) of record ids per
     term (the ids set aside for the chunk): far fewer and smaller objects to send than a set of
     terms per record, and a term new to the store is written as it comes.
@@ -238,7 +239,7 @@ def _prepare_chunk(job) -> tuple[list[Prepared | AlreadyStored | ReadRecord | Re
     catalogue = _worker_catalogue
     items = [decode(raw) for raw in raws]
     stored: set[str] = set()   # digests of records whose bytes are stored
-    contributed: dict[int, tuple[Prepared, bool]] = {}   # position -> (contribution, attaches)
+    contributed: dict[int, tuple[Prepared, str | None]] = {}   # position -> (contribution, how it matches)
     with _worker_store.reading() as reader:   # one short read transaction a chunk
         for position, item in enumerate(items):
             if not isinstance(item, ReadRecord) or item.kind == "holdings":
@@ -248,7 +249,7 @@ def _prepare_chunk(job) -> tuple[list[Prepared | AlreadyStored | ReadRecord | Re
                 continue
             contribution = catalogue.contribution(item, library)
             found = catalogue.match(reader, contribution)
-            contributed[position] = contribution, found is not None and found[0] == "attach"
+            contributed[position] = contribution, found[0] if found else None
     results = []
     postings: dict[bytes, bytes | list[int]] = {}   # a term's value while of one record, then its ids
     shared: list[bytes] = []   # the terms of more than one record
@@ -259,10 +260,11 @@ def _prepare_chunk(job) -> tuple[list[Prepared | AlreadyStored | ReadRecord | Re
             item.record = None   # the writer needs only the bytes
             item = AlreadyStored(item, holdings, record_id)
         elif position in contributed:
-            item, attaches = contributed[position]
+            item, how = contributed[position]
             item.record_id = record_id
-            if not attaches:   # else another library's copy of a stored record: it adds its holdings alone
+            if how != "attach":   # another library's copy of a stored record adds its holdings alone
                 catalogue.complete(item)
+            if how is None:   # a new record's terms join the chunk's; a replacing one keeps its own
                 # Most terms are of one record. They share one value, made once and pickled once
                 # a record; only the terms of several records are turned into values at the end.
                 alone = posting_value(record_id)
