@@ -393,6 +393,21 @@ def test_a_librarys_revised_records_index_as_extracting_them_again_would(catalog
     assert count(catalog, "@attr 1=1016 revision") == 300 and catalog.engine.count("SOUTH") == 150
 
 
+def test_a_record_and_its_revision_in_one_file_index_as_the_revision(catalog, tmp_path):
+    from unishelf.marc.record import Field, write_iso2709
+    items = list(itertools.islice(read_file(DATA / "marc21-utf8-sample.mrc"), 3))
+    both = tmp_path / "both.mrc"
+    with open(both, "wb") as out:
+        for item in items:
+            out.write(write_iso2709(item.record))
+        items[1].record.fields.append(Field("500", indicators="  ", subfields=[("a", "Revision.")]))
+        out.write(write_iso2709(items[1].record))   # its worker took it for new, as the first was
+    report = load(catalog, [both], "NORTH")
+    assert report.counts["created"] == 3 and report.counts["updated"] == 1
+    assert_indexed_as_extracted(catalog)
+    assert count(catalog, "@attr 1=1016 revision") == 1
+
+
 def assert_indexed_as_extracted(catalog):
     """Every record's stored entry, sort keys and postings are what extracting it again gives."""
     expected: dict[bytes, BitMap] = {}

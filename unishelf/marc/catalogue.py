@@ -333,21 +333,19 @@ class Catalogue:
         return Outcome("updated", stored.id)
 
     def _reindex_replaced(self, writer, stored: StoredRecord, prepared: Prepared):
-        """Index a replaced record with the entry and terms its contribution was made with, its
-        holding libraries brought up to the stored record's. Without its terms (a loader worker
-        folded them into chunk postings under another id) or where holdings feed other access
-        points, the record is extracted again."""
+        """Index a replaced record with the entry its contribution was made with (`complete`),
+        its holding libraries brought up to the stored record's; where holdings feed other
+        access points, the record is extracted again."""
         libraries = sorted(writer.holdings(stored.id))
-        if prepared.terms is None or self.points.holdings_points(stored.syntax) is None:
+        if self.points.holdings_points(stored.syntax) is None:
             self._reindex(writer, stored, self.parse_stored(stored), libraries)
             return
-        entry_blob, new_terms = prepared.entry, prepared.terms
+        entry_blob = prepared.entry
+        entry = marshal.loads(entry_blob)
         if libraries != sorted(prepared.holdings):
-            entry = self.points.with_libraries(marshal.loads(entry_blob), stored.syntax, libraries)
-            entry_blob, new_terms = marshal.dumps(entry), self.terms(entry, stored.kind)
-        old_terms = self.terms(writer.entry(stored.id), stored.kind)
-        writer.put_entry_blobs(stored.id, entry_blob, prepared.sortkeys)
-        self._changed(writer, stored, new_terms, old_terms, libraries)
+            entry = self.points.with_libraries(entry, stored.syntax, libraries)
+            entry_blob = marshal.dumps(entry)
+        self._reentered(writer, stored, entry, entry_blob, prepared.sortkeys, libraries)
 
     def _attach(self, writer, record_id: int, holdings: dict) -> Outcome:
         """Set libraries' holdings on a record: attached when a library is new to it."""
@@ -364,11 +362,8 @@ class Catalogue:
         return self._attach(writer, record_id, {library: items})
 
     def _reindex(self, writer, stored: StoredRecord, record: MarcRecord, libraries: list[str]):
-        old_terms = self.terms(writer.entry(stored.id), stored.kind)
         entry, sortkeys = self.index_entry(record, stored.syntax, libraries)
-        new_terms = self.terms(entry, stored.kind)
-        writer.put_entry(stored.id, entry, sortkeys)
-        self._changed(writer, stored, new_terms, old_terms, libraries)
+        self._reentered(writer, stored, entry, marshal.dumps(entry), marshal.dumps(sortkeys), libraries)
 
     def _reindex_holdings(self, writer, stored: StoredRecord):
         """Index a record again after its holdings changed. Only the access points drawn from
@@ -376,18 +371,25 @@ class Catalogue:
         parsed nor extracted again. Loading a member library's copies of stored records is
         mostly this: the writer spent 0.4 ms a record on it, parsing and extracting."""
         libraries = sorted(writer.holdings(stored.id))
-        names = self.points.holdings_points(stored.syntax)
         old_entry = writer.entry(stored.id)
-        if names is None or not old_entry:
+        if self.points.holdings_points(stored.syntax) is None or not old_entry:
             self._reindex(writer, stored, self.parse_stored(stored), libraries)
             return
         entry = self.points.with_libraries(old_entry, stored.syntax, libraries)
-        old_terms = self.terms({name: old_entry[name] for name in names if name in old_entry}, stored.kind)
-        new_terms = self.terms({name: entry[name] for name in names if name in entry}, stored.kind)
-        writer.put_entry(stored.id, entry, writer.sortkeys(stored.id))
-        self._changed(writer, stored, new_terms, old_terms, libraries)
+        self._reentered(writer, stored, entry, marshal.dumps(entry), marshal.dumps(writer.sortkeys(stored.id)),
+                        libraries, old_entry)
 
-    def _changed(self, writer, stored: StoredRecord, new_terms: set[bytes], old_terms: set[bytes], libraries):
+    def _reentered(self, writer, stored: StoredRecord, entry: dict, entry_blob: bytes, sortkeys_blob: bytes,
+                   libraries: list[str], old_entry: dict | None = None):
+        """Store a record's new index entry and log the change. Only the access points whose
+        values changed are turned into terms to compare: a revised record's changes are a few
+        fields, and making the terms of both whole entries was a third of a reload's writer."""
+        if old_entry is None:
+            old_entry = writer.entry(stored.id)
+        changed = [name for name in old_entry.keys() | entry.keys() if old_entry.get(name) != entry.get(name)]
+        old_terms = self.terms({name: old_entry[name] for name in changed if name in old_entry}, stored.kind)
+        new_terms = self.terms({name: entry[name] for name in changed if name in entry}, stored.kind)
+        writer.put_entry_blobs(stored.id, entry_blob, sortkeys_blob)
         writer.index(stored.id, new_terms - old_terms, old_terms - new_terms)
         self._log_change(writer, stored, stored.seq, libraries)
         writer.put_record(stored)

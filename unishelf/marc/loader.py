@@ -230,7 +230,8 @@ def _prepare_chunk(job) -> tuple[list[Prepared | AlreadyStored | ReadRecord | Re
     rendered: only its holdings go back, which is what the writer will attach. Nor is a record
     that matches a stored one it would attach to (another library's copy): its contribution
     goes back incomplete (see `Catalogue.add`). A record that would replace a stored one keeps
-    its own terms, which the writer compares with the stored record's. The records'
+    its terms out of the chunk's postings: the writer compares its index entry with the stored
+    record's, and needs its terms only should it be created after all. The records'
     terms come back inverted, as one postings value (`store.posting_value`) of record ids per
     term (the ids set aside for the chunk): far fewer and smaller objects to send than a set of
     terms per record, and a term new to the store is written as it comes.
@@ -264,7 +265,7 @@ def _prepare_chunk(job) -> tuple[list[Prepared | AlreadyStored | ReadRecord | Re
             item.record_id = record_id
             if how != "attach":   # another library's copy of a stored record adds its holdings alone
                 catalogue.complete(item)
-            if how is None:   # a new record's terms join the chunk's; a replacing one keeps its own
+            if how is None:   # a new record's terms join the chunk's (see the docstring for a replacing one)
                 # Most terms are of one record. They share one value, made once and pickled once
                 # a record; only the terms of several records are turned into values at the end.
                 alone = posting_value(record_id)

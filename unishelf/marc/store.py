@@ -598,9 +598,6 @@ class Writer(Reader):
         key = _change_count_key(kind, syntax)
         self.txn.put(key, _SEQ.pack(self.change_count(kind, syntax) + step), db=self.db["meta"])
 
-    def put_entry(self, record_id: int, entry: dict, sortkeys: tuple):
-        self.put_entry_blobs(record_id, marshal.dumps(entry), marshal.dumps(sortkeys))
-
     def put_entry_blobs(self, record_id: int, entry: bytes, sortkeys: bytes):
         self.txn.put(record_key(record_id), entry, db=self.db["entries"])
         self.txn.put(record_key(record_id), sortkeys, db=self.db["sortkeys"])
