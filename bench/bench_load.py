@@ -1,11 +1,16 @@
 """Load benchmark: unishelf and Zebra index the same Library of Congress records.
 
-    python bench/bench_load.py [--records N] [--no-zebra] [--keep DIR]
+    python bench/bench_load.py [--records N] [--no-zebra] [--no-reloads] [--keep DIR]
 
 Prints records per second, wall and CPU seconds, peak memory and size on disk for both, and the
 ratios; for unishelf also the writer process's own CPU and the bytes it wrote, apart from its
 workers'. unishelf runs as its own `unishelf load` process (with its worker processes), measured
 from outside like zebraidx, so both figures mean the same thing. Not a test: no assertions.
+
+Then, unless --no-reloads, what a union catalogue does most after its first load: a second
+library loads its copies of the same records (its own 001 and a local note, the same ISBNs and
+LCCNs), which attach to the stored ones, and the first library reloads its records revised (a
+note added), which replace them. The changed files are made once and cached beside the corpus.
 """
 from __future__ import annotations
 
@@ -24,6 +29,9 @@ sys.path.insert(0, str(BENCH))
 
 import lc_corpus  # noqa: E402
 import zebra_side  # noqa: E402
+
+from unishelf.marc.reading import raw_records  # noqa: E402
+from unishelf.marc.record import Field, parse_iso2709, write_iso2709  # noqa: E402
 
 UNISHELF = Path(sys.executable).with_name("unishelf")
 
@@ -66,8 +74,18 @@ def own_usage(pid: int) -> tuple[float, int]:
 
 
 def load_unishelf(records: Path, data_dir: Path) -> dict:
+    """The first load, measured (`run_load`), with the store's size before and after compacting."""
+    figures = run_load(records, data_dir, "LC")
+    stats = subprocess.run([str(UNISHELF), "--data-dir", str(data_dir), "stats"], capture_output=True,
+                           text=True).stdout.splitlines()[0]
+    loaded_bytes = tree_bytes(data_dir / "store")
+    subprocess.run([str(UNISHELF), "--data-dir", str(data_dir), "compact"], check=True, capture_output=True)
+    return {**figures, "stats": stats, "loaded_disk_bytes": loaded_bytes, "disk_bytes": tree_bytes(data_dir / "store")}
+
+
+def run_load(records: Path, data_dir: Path, library: str) -> dict:
     """Run `unishelf load` in a fresh process group and measure it (and its workers) from outside."""
-    command = [str(UNISHELF), "--data-dir", str(data_dir), "load", "--quiet", "--library", "LC",
+    command = [str(UNISHELF), "--data-dir", str(data_dir), "load", "--quiet", "--library", library,
                str(records)]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
@@ -85,20 +103,55 @@ def load_unishelf(records: Path, data_dir: Path) -> dict:
         raise SystemExit(f"unishelf load failed:\n{output}")
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    stats = subprocess.run([str(UNISHELF), "--data-dir", str(data_dir), "stats"], capture_output=True,
-                           text=True).stdout.splitlines()[0]
-    loaded_bytes = tree_bytes(data_dir / "store")
-    subprocess.run([str(UNISHELF), "--data-dir", str(data_dir), "compact"], check=True, capture_output=True)
-    return {"stats": stats, "wall_s": wall, "cpu_s": cpu, "peak_rss_bytes": after.ru_maxrss * 1024,
-            "peak_anonymous_bytes": peak_anonymous, "loaded_disk_bytes": loaded_bytes,
-            "writer_cpu_s": writer[0], "writer_written_bytes": writer[1],
-            "disk_bytes": tree_bytes(data_dir / "store"), "summary": output.strip().splitlines()[0]}
+    return {"wall_s": wall, "cpu_s": cpu, "peak_rss_bytes": after.ru_maxrss * 1024,
+            "peak_anonymous_bytes": peak_anonymous, "writer_cpu_s": writer[0], "writer_written_bytes": writer[1],
+            "summary": output.strip().splitlines()[0]}
+
+
+def another_librarys_copy(record):
+    """The record as another library catalogues it: its own 001 and a local note."""
+    for field in record.fields:
+        if field.tag == "001":
+            field.value = "copy-" + field.value.strip()
+    record.fields.append(Field("590", indicators="  ", subfields=[("a", "Local copy.")]))
+    return record
+
+
+def revised(record):
+    record.fields.append(Field("500", indicators="  ", subfields=[("a", "Revised record.")]))
+    return record
+
+
+def changed_records(records: Path, change) -> Path:
+    """The records, each changed by `change`: written once, cached beside them."""
+    dest = lc_corpus.cache_dir() / f"{records.stem}-{change.__name__}.mrc"
+    if dest.exists():
+        return dest
+    out, tmp = lc_corpus.atomic_target(dest)
+    try:
+        with out:
+            for raw in raw_records(records):
+                out.write(write_iso2709(change(parse_iso2709(raw.data))))
+        tmp.replace(dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return dest
+
+
+def reload_unishelf(records: Path, data_dir: Path, count: int):
+    """A second library's copies of the loaded records, then the first library's revisions."""
+    for change, library, what in ((another_librarys_copy, "COPY", "a second library's copies"),
+                                  (revised, "LC", "the first library's revised records")):
+        figures = run_load(changed_records(records, change), data_dir, library)
+        print(f"unishelf: {what}: {count / figures['wall_s']:,.0f} records/s, wall {figures['wall_s']:.1f} s, "
+              f"cpu {figures['cpu_s']:.1f} s (the writer {figures['writer_cpu_s']:.1f} s): {figures['summary']}")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=250_000)
     parser.add_argument("--no-zebra", action="store_true", help="unishelf only")
+    parser.add_argument("--no-reloads", action="store_true", help="the first load only")
     parser.add_argument("--keep", metavar="DIR", help="leave the unishelf store here (for bench_query.py)")
     args = parser.parse_args()
 
@@ -134,6 +187,8 @@ def main() -> int:
         print(f"ratio unishelf/zebra: records/s {theirs['wall_s'] / ours['wall_s']:.2f}x, "
               f"size on disk {ours['disk_bytes'] / theirs['disk_bytes']:.2f}x, "
               f"peak memory {ours['peak_rss_bytes'] / theirs['peak_rss_bytes']:.2f}x")
+    if not args.no_reloads:
+        reload_unishelf(records, data_dir, count)
     shutil.rmtree(work, ignore_errors=True)
     return 0
 

@@ -44,7 +44,7 @@ def cache_dir() -> Path:
     return d
 
 
-def _atomic_target(dest: Path):
+def atomic_target(dest: Path):
     """A temp file beside ``dest``: written fully, then renamed, so an
     interrupted run never leaves a truncated file that looks cached."""
     fd, tmp = tempfile.mkstemp(prefix=dest.name + ".", suffix=".part", dir=dest.parent)
@@ -80,7 +80,7 @@ def lc_records_path() -> Path:
     if dest.exists() and dest.stat().st_size == MEMBER_SIZE:
         return dest
     sdist = _download_sdist(d)
-    out, tmp = _atomic_target(dest)
+    out, tmp = atomic_target(dest)
     try:
         with out, tarfile.open(sdist, mode="r|gz") as tar:
             for member in tar:
@@ -117,7 +117,7 @@ def subset(n: int) -> Path:
     if dest.exists():
         return dest
     remaining = n
-    out, tmp = _atomic_target(dest)
+    out, tmp = atomic_target(dest)
     try:
         with out, open(full, "rb") as src:
             while remaining:
