@@ -98,7 +98,7 @@ def main() -> int:
     data_dir = Path(args.data_dir or BENCH / ".cache" / f"unishelf-{args.records}")
     if not (data_dir / "store").exists():
         subprocess.run([sys.executable, str(BENCH / "bench_load.py"), "--records", str(args.records),
-                        "--no-zebra", "--keep", str(data_dir)], check=True)
+                        "--no-zebra", "--no-reloads", "--keep", str(data_dir)], check=True)
     catalog = open_catalog(load_config(None, {"data_dir": str(data_dir)}), readonly=True)
     print(f"store: {data_dir} ({catalog.engine.count('unicat'):,} records)")
     mix = query_mix(records)

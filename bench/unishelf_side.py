@@ -34,7 +34,7 @@ def store(records: int) -> Path:
     print(f"unishelf: loading a store of {records:,} LC records into {data_dir} (a few minutes)", flush=True)
     partial = data_dir.with_name(data_dir.name + ".partial")   # an interrupted load is never taken for a store
     subprocess.run([sys.executable, str(BENCH / "bench_load.py"), "--records", str(records), "--no-zebra",
-                    "--keep", str(partial)], check=True)
+                    "--no-reloads", "--keep", str(partial)], check=True)
     shutil.rmtree(data_dir, ignore_errors=True)
     partial.rename(data_dir)
     return data_dir

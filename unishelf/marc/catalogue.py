@@ -345,7 +345,7 @@ class Catalogue:
         if libraries != sorted(prepared.holdings):
             entry = self.points.with_libraries(entry, stored.syntax, libraries)
             entry_blob = marshal.dumps(entry)
-        self._reentered(writer, stored, entry, entry_blob, prepared.sortkeys, libraries)
+        self._store_reindexed(writer, stored, entry, entry_blob, prepared.sortkeys, libraries)
 
     def _attach(self, writer, record_id: int, holdings: dict) -> Outcome:
         """Set libraries' holdings on a record: attached when a library is new to it."""
@@ -363,7 +363,7 @@ class Catalogue:
 
     def _reindex(self, writer, stored: StoredRecord, record: MarcRecord, libraries: list[str]):
         entry, sortkeys = self.index_entry(record, stored.syntax, libraries)
-        self._reentered(writer, stored, entry, marshal.dumps(entry), marshal.dumps(sortkeys), libraries)
+        self._store_reindexed(writer, stored, entry, marshal.dumps(entry), marshal.dumps(sortkeys), libraries)
 
     def _reindex_holdings(self, writer, stored: StoredRecord):
         """Index a record again after its holdings changed. Only the access points drawn from
@@ -376,11 +376,11 @@ class Catalogue:
             self._reindex(writer, stored, self.parse_stored(stored), libraries)
             return
         entry = self.points.with_libraries(old_entry, stored.syntax, libraries)
-        self._reentered(writer, stored, entry, marshal.dumps(entry), marshal.dumps(writer.sortkeys(stored.id)),
-                        libraries, old_entry)
+        self._store_reindexed(writer, stored, entry, marshal.dumps(entry), marshal.dumps(writer.sortkeys(stored.id)),
+                              libraries, old_entry)
 
-    def _reentered(self, writer, stored: StoredRecord, entry: dict, entry_blob: bytes, sortkeys_blob: bytes,
-                   libraries: list[str], old_entry: dict | None = None):
+    def _store_reindexed(self, writer, stored: StoredRecord, entry: dict, entry_blob: bytes, sortkeys_blob: bytes,
+                         libraries: list[str], old_entry: dict | None = None):
         """Store a record's new index entry and log the change. Only the access points whose
         values changed are turned into terms to compare: a revised record's changes are a few
         fields, and making the terms of both whole entries was a third of a reload's writer."""
