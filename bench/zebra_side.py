@@ -118,26 +118,36 @@ def index(records_file: str | os.PathLike, workdir: str | os.PathLike,
           n_records: int | None = None) -> dict:
     """Index an ISO 2709 file into a fresh work dir and measure it.
 
-    Runs ``zebraidx init`` then ``zebraidx update FILE``. The figures
-    are for the update alone (init only creates empty registers):
-    wall seconds, records/s, CPU seconds, zebraidx peak RSS, and the
-    register size after indexing. ``n_records`` defaults to counting the
-    file. Raises ZebraError unless Zebra inserted/updated every record,
-    so a benchmark never compares against a partial index.
+    Runs ``zebraidx init`` then ``zebraidx update FILE`` (see `update`).
+    The figures are for the update alone (init only creates empty
+    registers), with the register size after indexing.
     """
-    records_file = Path(records_file).resolve()
-    n = lc_corpus.count_records(records_file) if n_records is None else n_records
     w = prepare_workdir(workdir)
     init_wall, _ = _run_measured(
         ["zebraidx", "-c", "zebra.cfg", "-l", "zebraidx-init.log", "init"], w)
-    wall, ru = _run_measured(
-        ["zebraidx", "-c", "zebra.cfg", "-l", "zebraidx-update.log",
-         "update", str(records_file)], w)
-    inserted, updated, deleted = _records_stats(w / "zebraidx-update.log")
-    if inserted + updated != n:
-        raise ZebraError(f"zebraidx indexed {inserted}+{updated} of {n} records "
-                         f"(see {w / 'zebraidx-update.log'})")
+    figures = update(records_file, w, n_records)
     disk, apparent = _dir_bytes(w / "register")
+    return {**figures, "register_bytes": disk, "register_apparent_bytes": apparent, "init_wall_s": init_wall}
+
+
+def update(records_file: str | os.PathLike, workdir: str | os.PathLike,
+           n_records: int | None = None) -> dict:
+    """``zebraidx update FILE`` in a work dir of `index`, measured: records
+    whose 001 (the recordId) is indexed already replace the old ones.
+
+    Wall seconds, records/s, CPU seconds and zebraidx peak RSS. ``n_records``
+    defaults to counting the file. Raises ZebraError unless Zebra inserted
+    or updated every record, so a benchmark never compares against a
+    partial index.
+    """
+    records_file = Path(records_file).resolve()
+    n = lc_corpus.count_records(records_file) if n_records is None else n_records
+    w = Path(workdir)
+    log = f"zebraidx-update-{records_file.stem}.log"
+    wall, ru = _run_measured(["zebraidx", "-c", "zebra.cfg", "-l", log, "update", str(records_file)], w)
+    inserted, updated, deleted = _records_stats(w / log)
+    if inserted + updated != n:
+        raise ZebraError(f"zebraidx indexed {inserted}+{updated} of {n} records (see {w / log})")
     return {
         "engine": "zebra",
         "records": n,
@@ -146,9 +156,6 @@ def index(records_file: str | os.PathLike, workdir: str | os.PathLike,
         "records_per_s": n / wall if wall > 0 else float("inf"),
         "cpu_s": ru.ru_utime + ru.ru_stime,
         "peak_rss_bytes": ru.ru_maxrss * 1024,  # Linux reports KiB
-        "register_bytes": disk,
-        "register_apparent_bytes": apparent,
-        "init_wall_s": init_wall,
         "inserted": inserted,
         "updated": updated,
         "workdir": str(w),
