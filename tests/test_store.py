@@ -143,6 +143,26 @@ def test_a_copy_whose_stored_record_went_before_the_write_is_completed_and_added
         assert reader.rendered(first_id, "oai_dc") and reader.entry(first_id)
 
 
+def test_a_revision_whose_stored_record_went_before_the_write_is_created_with_its_terms(catalog, tmp_path):
+    from unishelf.marc.record import Field, write_iso2709
+    item = next(iter(read_file(DATA / "marc21-utf8-sample.mrc")))
+    load(catalog, [DATA / "marc21-utf8-sample.mrc"], "NORTH")
+    item.record.fields.append(Field("500", indicators="  ", subfields=[("a", "Revision.")]))
+    revised = tmp_path / "revised.mrc"
+    revised.write_bytes(write_iso2709(item.record))
+    with catalog.store.writing() as writer:
+        first_id = writer.reserve_ids(1)
+    (revision,), postings = prepare_chunk_here(catalog, list(raw_records(revised, "auto")), "NORTH", first_id)
+    assert revision.entry is not None and revision.terms is None and not postings   # taken for a replacement
+    with catalog.store.writing() as writer:   # what it would replace is deleted before the write
+        catalog.catalogue.delete(writer, catalog.catalogue.find_match(writer, revision))
+        outcome = catalog.catalogue.add(writer, revision)
+        writer.flush()
+    assert outcome.action == "created" and outcome.record_id == first_id
+    assert count(catalog, "@attr 1=1016 revision") == 1
+    assert_indexed_as_extracted(catalog)
+
+
 def test_a_load_collects_garbage_less_often_then_as_before(catalog):
     from unishelf.marc.loader import LOAD_GC_THRESHOLD, Loader
     threshold, during = gc.get_threshold(), []

@@ -44,7 +44,8 @@ class Prepared:
     keys: list[tuple[str, str]]
     entry: bytes | None = None   # the index entry and sort keys, marshalled as stored; None: not complete
     sortkeys: bytes | None = None
-    terms: set[bytes] | None = None  # also None once a loader worker has folded them into chunk postings
+    terms: set[bytes] | None = None  # None: not made (see `_create`)
+    in_chunk: bool = False   # its terms are in its loader chunk's postings, under `record_id`
     rendered: dict[str, bytes] | None = None  # OAI-PMH metadata by format, made where the record is parsed
     record_id: int | None = None  # the id a loader set aside for it, should it be created
 
@@ -205,14 +206,16 @@ class Catalogue:
         contributor = library or next(iter(holdings), None)
         return Prepared(item, holdings, contributor, self.match_keys(item.record, item.syntax, contributor))
 
-    def complete(self, prepared: Prepared) -> Prepared:
-        """Index and render a contribution (its record parsed again if it was sent as bytes)."""
+    def complete(self, prepared: Prepared, with_terms: bool = True) -> Prepared:
+        """Index and render a contribution (its record parsed again if it was sent as bytes).
+        A record that will replace a stored one needs no terms (see `_store_reindexed`)."""
         item = prepared.item
         if item.record is None:
             item.record = parse_iso2709(item.raw)
         entry, sortkeys = self.index_entry(item.record, item.syntax, sorted(prepared.holdings))
         prepared.entry, prepared.sortkeys = marshal.dumps(entry), marshal.dumps(sortkeys)
-        prepared.terms = self.terms(entry, item.kind)
+        if with_terms:
+            prepared.terms = self.terms(entry, item.kind)
         prepared.rendered = self.render(item.record, item.syntax, item.kind)
         return prepared
 
@@ -288,7 +291,7 @@ class Catalogue:
         keys = self.match_keys(item.record, item.syntax, stored.owner)
         carried = self.holdings_of(item.record, None).get(library) if library else None
         return self._replace(writer, stored, self.complete(
-            Prepared(item, {library: carried} if carried else {}, stored.owner, keys)))
+            Prepared(item, {library: carried} if carried else {}, stored.owner, keys), with_terms=False))
 
     def remove_holdings(self, writer, record_id: int, library: str) -> Outcome:
         writer.set_holdings(record_id, library, [])
@@ -309,8 +312,11 @@ class Catalogue:
         for code, items in holdings.items():
             writer.set_holdings(record_id, code, items)
         writer.put_entry_blobs(record_id, prepared.entry, prepared.sortkeys)
-        if prepared.terms is not None:  # else the loader adds the chunk's postings itself
-            writer.index(record_id, prepared.terms, ())
+        if not prepared.in_chunk:   # (else the loader adds the chunk's postings itself)
+            terms = prepared.terms
+            if terms is None:   # a loader worker took it for a replacement
+                terms = self.terms(marshal.loads(prepared.entry), item.kind)
+            writer.index(record_id, terms, ())
         return Outcome("created", record_id)
 
     def _replace(self, writer, stored: StoredRecord, prepared: Prepared) -> Outcome:

@@ -229,9 +229,9 @@ def _prepare_chunk(job) -> tuple[list[Prepared | AlreadyStored | ReadRecord | Re
     A record whose bytes are stored already (a catalogue sent again) is neither indexed nor
     rendered: only its holdings go back, which is what the writer will attach. Nor is a record
     that matches a stored one it would attach to (another library's copy): its contribution
-    goes back incomplete (see `Catalogue.add`). A record that would replace a stored one keeps
-    its terms out of the chunk's postings: the writer compares its index entry with the stored
-    record's, and needs its terms only should it be created after all. The records'
+    goes back incomplete (see `Catalogue.add`). Nor are terms made for a record that would
+    replace a stored one: the writer compares its index entry with the stored record's, and
+    makes its terms from the entry only should it be created after all. The records'
     terms come back inverted, as one postings value (`store.posting_value`) of record ids per
     term (the ids set aside for the chunk): far fewer and smaller objects to send than a set of
     terms per record, and a term new to the store is written as it comes.
@@ -264,8 +264,8 @@ def _prepare_chunk(job) -> tuple[list[Prepared | AlreadyStored | ReadRecord | Re
             item, how = contributed[position]
             item.record_id = record_id
             if how != "attach":   # another library's copy of a stored record adds its holdings alone
-                catalogue.complete(item)
-            if how is None:   # a new record's terms join the chunk's (see the docstring for a replacing one)
+                catalogue.complete(item, with_terms=how is None)
+            if how is None:   # a new record's terms join the chunk's
                 # Most terms are of one record. They share one value, made once and pickled once
                 # a record; only the terms of several records are turned into values at the end.
                 alone = posting_value(record_id)
@@ -278,7 +278,7 @@ def _prepare_chunk(job) -> tuple[list[Prepared | AlreadyStored | ReadRecord | Re
                         shared.append(term)
                     else:
                         found.append(record_id)
-                item.terms = None
+                item.terms, item.in_chunk = None, True
             item.item.record = None  # the writer needs only the bytes: far cheaper to send
         results.append(item)
     for term in shared:
