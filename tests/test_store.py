@@ -163,6 +163,29 @@ def test_a_revision_whose_stored_record_went_before_the_write_is_created_with_it
     assert_indexed_as_extracted(catalog)
 
 
+def test_a_revision_written_after_another_takes_out_the_match_keys_of_the_other(catalog, tmp_path):
+    from unishelf.marc.record import Field, write_iso2709
+
+    def revision(name, *fields):
+        record = next(iter(read_file(DATA / "marc21-utf8-sample.mrc"))).record
+        record.fields.extend(fields)
+        path = tmp_path / name
+        path.write_bytes(write_iso2709(record))
+        return path
+
+    load(catalog, [DATA / "marc21-utf8-sample.mrc"], "NORTH")
+    first = revision("first.mrc", Field("500", indicators="  ", subfields=[("a", "First revision.")]))
+    (prepared,), _ = prepare_chunk_here(catalog, list(raw_records(first, "auto")), "NORTH", 900)
+    assert prepared.replacing is not None   # the stored record's match keys, as the worker saw it
+    second = revision("second.mrc", Field("020", indicators="  ", subfields=[("a", "9781234567897")]))
+    assert load(catalog, [second], "NORTH").counts["updated"] == 1   # the stored record changes meanwhile
+    with catalog.store.writing() as writer:
+        assert catalog.catalogue.add(writer, prepared).action == "updated"
+        writer.flush()
+    assert count(catalog, "@attr 1=7 9781234567897") == 0
+    assert_indexed_as_extracted(catalog)
+
+
 def test_a_load_collects_garbage_less_often_then_as_before(catalog):
     from unishelf.marc.loader import LOAD_GC_THRESHOLD, Loader
     threshold, during = gc.get_threshold(), []
@@ -429,18 +452,25 @@ def test_a_record_and_its_revision_in_one_file_index_as_the_revision(catalog, tm
 
 
 def assert_indexed_as_extracted(catalog):
-    """Every record's stored entry, sort keys and postings are what extracting it again gives."""
+    """Every record's stored entry, sort keys, postings and match keys are what extracting it
+    again gives."""
     expected: dict[bytes, BitMap] = {}
+    expected_keys = set()
     with catalog.store.reading() as reader:
         for record_id in reader.bitmap(ALL_KEY):
             stored = reader.record(record_id)
-            libraries = sorted(reader.holdings(record_id))
-            entry, sortkeys = catalog.catalogue.index_entry(catalog.catalogue.parse_stored(stored), stored.syntax,
-                                                             libraries)
+            record = catalog.catalogue.parse_stored(stored)
+            entry, sortkeys = catalog.catalogue.index_entry(record, stored.syntax, sorted(reader.holdings(record_id)))
             assert reader.entry(record_id) == entry and reader.sortkeys(record_id) == sortkeys
             for term in catalog.catalogue.terms(entry, stored.kind):
                 expected.setdefault(term, BitMap()).add(record_id)
+            expected_keys |= {(key, record_id) for _, key in catalog.catalogue.match_keys(record, stored.syntax,
+                                                                                          stored.owner)}
+            expected_keys.add((f"digest:{stored.digest}", record_id))
+        stored_keys = {(key.decode(), int.from_bytes(value, "big")) for key, value
+                       in reader.txn.cursor(db=reader.db["matchkeys"]).iternext()}
     assert postings(catalog) == expected
+    assert stored_keys == expected_keys
 
 
 def test_an_access_point_drawing_on_holdings_and_fields_alike_needs_the_record_again():

@@ -231,7 +231,8 @@ def _prepare_chunk(job) -> tuple[list[Prepared | AlreadyStored | ReadRecord | Re
     that matches a stored one it would attach to (another library's copy): its contribution
     goes back incomplete (see `Catalogue.add`). Nor are terms made for a record that would
     replace a stored one: the writer compares its index entry with the stored record's, and
-    makes its terms from the entry only should it be created after all. The records'
+    makes its terms from the entry only should it be created after all; the worker finds the
+    stored record's match keys for the writer to take out. The records'
     terms come back inverted, as one postings value (`store.posting_value`) of record ids per
     term (the ids set aside for the chunk): far fewer and smaller objects to send than a set of
     terms per record, and a term new to the store is written as it comes.
@@ -250,6 +251,10 @@ def _prepare_chunk(job) -> tuple[list[Prepared | AlreadyStored | ReadRecord | Re
                 continue
             contribution = catalogue.contribution(item, library)
             found = catalogue.match(reader, contribution)
+            if found and found[0] == "replace":
+                stored_record = found[1]
+                contribution.replacing = (stored_record.id, stored_record.digest,
+                                          catalogue.stored_match_keys(stored_record))
             contributed[position] = contribution, found[0] if found else None
     results = []
     postings: dict[bytes, bytes | list[int]] = {}   # a term's value while of one record, then its ids
