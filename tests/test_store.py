@@ -143,13 +143,20 @@ def test_a_copy_whose_stored_record_went_before_the_write_is_completed_and_added
         assert reader.rendered(first_id, "oai_dc") and reader.entry(first_id)
 
 
+def revision_of_the_first(path: Path, *fields) -> Path:
+    """A file holding the sample's first record with these fields added."""
+    from unishelf.marc.record import write_iso2709
+    record = next(iter(read_file(DATA / "marc21-utf8-sample.mrc"))).record
+    record.fields.extend(fields)
+    path.write_bytes(write_iso2709(record))
+    return path
+
+
 def test_a_revision_whose_stored_record_went_before_the_write_is_created_with_its_terms(catalog, tmp_path):
-    from unishelf.marc.record import Field, write_iso2709
-    item = next(iter(read_file(DATA / "marc21-utf8-sample.mrc")))
+    from unishelf.marc.record import Field
     load(catalog, [DATA / "marc21-utf8-sample.mrc"], "NORTH")
-    item.record.fields.append(Field("500", indicators="  ", subfields=[("a", "Revision.")]))
-    revised = tmp_path / "revised.mrc"
-    revised.write_bytes(write_iso2709(item.record))
+    revised = revision_of_the_first(tmp_path / "revised.mrc",
+                                    Field("500", indicators="  ", subfields=[("a", "Revision.")]))
     with catalog.store.writing() as writer:
         first_id = writer.reserve_ids(1)
     (revision,), postings = prepare_chunk_here(catalog, list(raw_records(revised, "auto")), "NORTH", first_id)
@@ -164,20 +171,14 @@ def test_a_revision_whose_stored_record_went_before_the_write_is_created_with_it
 
 
 def test_a_revision_written_after_another_takes_out_the_match_keys_of_the_other(catalog, tmp_path):
-    from unishelf.marc.record import Field, write_iso2709
-
-    def revision(name, *fields):
-        record = next(iter(read_file(DATA / "marc21-utf8-sample.mrc"))).record
-        record.fields.extend(fields)
-        path = tmp_path / name
-        path.write_bytes(write_iso2709(record))
-        return path
-
+    from unishelf.marc.record import Field
     load(catalog, [DATA / "marc21-utf8-sample.mrc"], "NORTH")
-    first = revision("first.mrc", Field("500", indicators="  ", subfields=[("a", "First revision.")]))
+    first = revision_of_the_first(tmp_path / "first.mrc",
+                                  Field("500", indicators="  ", subfields=[("a", "First revision.")]))
     (prepared,), _ = prepare_chunk_here(catalog, list(raw_records(first, "auto")), "NORTH", 900)
     assert prepared.replacing is not None   # the stored record's match keys, as the worker saw it
-    second = revision("second.mrc", Field("020", indicators="  ", subfields=[("a", "9781234567897")]))
+    second = revision_of_the_first(tmp_path / "second.mrc",
+                                   Field("020", indicators="  ", subfields=[("a", "9781234567897")]))
     assert load(catalog, [second], "NORTH").counts["updated"] == 1   # the stored record changes meanwhile
     with catalog.store.writing() as writer:
         assert catalog.catalogue.add(writer, prepared).action == "updated"

@@ -267,10 +267,14 @@ class Catalogue:
 
     def match(self, reader, prepared: Prepared) -> tuple[str, StoredRecord] | None:
         """("replace" | "attach", the stored record) for a contributed record, or None: a new one."""
-        item, contributor = prepared.item, prepared.contributor
-        same_bytes = self._same_bytes(reader, item)
+        same_bytes = self._same_bytes(reader, prepared.item)
         if same_bytes is not None:
             return "attach", reader.record(same_bytes)
+        return self.match_by_keys(reader, prepared)
+
+    def match_by_keys(self, reader, prepared: Prepared) -> tuple[str, StoredRecord] | None:
+        """`match` for a record whose bytes are known not to be stored: by its match keys alone."""
+        item, contributor = prepared.item, prepared.contributor
         for rule, key in prepared.keys:
             for candidate in reader.match(key):
                 stored = reader.record(candidate)
@@ -391,12 +395,12 @@ class Catalogue:
             self._reindex(writer, stored, self.parse_stored(stored), libraries)
             return
         entry = self.points.with_libraries(old_entry, stored.syntax, libraries)
-        self._store_reindexed(writer, stored, entry, marshal.dumps(entry), marshal.dumps(writer.sortkeys(stored.id)),
-                              libraries, old_entry)
+        self._store_reindexed(writer, stored, entry, marshal.dumps(entry), None, libraries, old_entry)
 
-    def _store_reindexed(self, writer, stored: StoredRecord, entry: dict, entry_blob: bytes, sortkeys_blob: bytes,
-                         libraries: list[str], old_entry: dict | None = None):
-        """Store a record's new index entry and log the change. Only the access points whose
+    def _store_reindexed(self, writer, stored: StoredRecord, entry: dict, entry_blob: bytes,
+                         sortkeys_blob: bytes | None, libraries: list[str], old_entry: dict | None = None):
+        """Store a record's new index entry (and sort keys, unless None: unchanged) and log the
+        change. Only the access points whose
         values changed are turned into terms to compare: a revised record's changes are a few
         fields, and making the terms of both whole entries was a third of a reload's writer."""
         if old_entry is None:

@@ -250,7 +250,7 @@ def _prepare_chunk(job) -> tuple[list[Prepared | AlreadyStored | ReadRecord | Re
                 stored.add(item.digest)
                 continue
             contribution = catalogue.contribution(item, library)
-            found = catalogue.match(reader, contribution)
+            found = catalogue.match_by_keys(reader, contribution)   # its bytes are not stored: just looked
             if found and found[0] == "replace":
                 stored_record = found[1]
                 contribution.replacing = (stored_record.id, stored_record.digest,

@@ -598,9 +598,11 @@ class Writer(Reader):
         key = _change_count_key(kind, syntax)
         self.txn.put(key, _SEQ.pack(self.change_count(kind, syntax) + step), db=self.db["meta"])
 
-    def put_entry_blobs(self, record_id: int, entry: bytes, sortkeys: bytes):
+    def put_entry_blobs(self, record_id: int, entry: bytes, sortkeys: bytes | None):
+        """A record's marshalled index entry and sort keys (None: the stored ones stay)."""
         self.txn.put(record_key(record_id), entry, db=self.db["entries"])
-        self.txn.put(record_key(record_id), sortkeys, db=self.db["sortkeys"])
+        if sortkeys is not None:
+            self.txn.put(record_key(record_id), sortkeys, db=self.db["sortkeys"])
 
     def drop_entry(self, record_id: int):
         self.txn.delete(record_key(record_id), db=self.db["entries"])
