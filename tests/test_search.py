@@ -12,6 +12,7 @@ import pymarc
 import pytest
 
 from conftest import DATA
+from unishelf.marc.store import term_key
 from unishelf.search.tree import QueryError
 from unishelf.z3950.pqf import parse_pqf
 
@@ -140,6 +141,8 @@ def test_phrase_truncation_and_boolean_operators(loaded, marc21):
 @pytest.mark.parametrize("index, spec, phrase", [
     (21, SUBJECT, "united states"), (4, TITLE, "history of"), (4, TITLE, "of the"),
     (1003, AUTHOR, "john f"), (21, SUBJECT, "history and criticism"), (4, TITLE, "history of the"),
+    # a word outside the pair list: found by the words, then checked
+    (4, TITLE, "descendants of"), (4, TITLE, "directory of"), (4, TITLE, "the bread for"), (4, TITLE, "al naqd"),
 ])
 def test_phrase_counts_match_the_records(loaded, marc21, index, spec, phrase):
     words = phrase.split(" ")
@@ -147,6 +150,15 @@ def test_phrase_counts_match_the_records(loaded, marc21, index, spec, phrase):
     expected = sum(1 for r in marc21 if any(pattern.search(oracle_fold(t)) for t in field_texts(r, spec)))
     assert expected > 0
     assert count(loaded, f'@attr 1={index} @attr 4=1 "{phrase}"', ["NORTH"]) == expected
+
+
+def test_pairs_are_indexed_where_both_words_are_in_the_pair_list(loaded):
+    assert loaded.points.pair_words and "history" in loaded.points.pair_words
+    assert "descendants" not in loaded.points.pair_words
+    with loaded.store.reading() as reader:
+        assert reader.bitmap(term_key("title", "p", "history of"))
+        assert not reader.bitmap(term_key("title", "p", "descendants of"))
+        assert reader.bitmap(term_key("title", "w", "descendants"))
 
 
 def test_date_relations_and_ranges_partition_the_records(loaded):

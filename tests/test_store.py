@@ -4,6 +4,7 @@ from __future__ import annotations
 import gc
 import itertools
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,8 +17,9 @@ from pyroaring import BitMap
 from conftest import DATA, load, make_catalog
 from unishelf.marc.access_points import AccessPoints
 from unishelf.marc.reading import raw_records, read_file
-from unishelf.marc.store import (ALL_KEY, FORMAT, MAX_KEY_BYTES, Store, StoreFormatError, compact, posting_list, posting_value,
-                                 term_key)
+from unishelf.config import CONFIG_DIR
+from unishelf.marc.store import (ALL_KEY, FORMAT, MAX_KEY_BYTES, PAIR_WORDS_KEY, Store, StoreFormatError, compact,
+                                 posting_list, posting_value, term_key)
 from unishelf.z3950.pqf import parse_pqf
 
 REPO = Path(__file__).resolve().parent.parent
@@ -388,6 +390,48 @@ def test_a_store_of_format_5_is_read_as_it_is_and_marked_when_written(tmp_path):
         store.close()
 
 
+def indexes_with_pair_words(directory: Path, words: list[str] | None) -> str:
+    """A copy of the shipped indexes.yaml with `words` as its pair list (None: no list)."""
+    directory.mkdir(exist_ok=True)
+    text = (CONFIG_DIR / "indexes.yaml").read_text(encoding="utf-8")
+    text = re.sub(r"^pair_words: .*$", "" if words is None else "pair_words: words.txt", text, flags=re.M)
+    (directory / "words.txt").write_text("\n".join(words or []), encoding="utf-8")
+    (directory / "indexes.yaml").write_text(text, encoding="utf-8")
+    return str(directory / "indexes.yaml")
+
+
+def test_a_store_keeps_the_pair_words_it_was_made_with(tmp_path):
+    """A pair the list left out is in none of the store's records: with a later list holding its
+    words, its phrase would be looked up by the pair and missed. So the store's list stays."""
+    catalog = make_catalog(tmp_path)
+    shipped = catalog.points.pair_words
+    assert "of" in shipped and "descendants" not in shipped
+    load(catalog, [DATA / "marc21-utf8-sample.mrc"], "NORTH")
+    phrase = '@attr 1=4 @attr 4=1 "descendants of"'
+    found = count(catalog, phrase)
+    catalog.close()
+    catalog = make_catalog(tmp_path, indexes=indexes_with_pair_words(tmp_path / "config", ["descendants", "of"]))
+    assert catalog.points.pair_words == shipped
+    assert count(catalog, phrase) == found > 0
+    catalog.close()
+
+
+def test_a_store_made_before_pair_lists_has_every_pair_and_keeps_them(tmp_path):
+    catalog = make_catalog(tmp_path, indexes=indexes_with_pair_words(tmp_path / "config", None))
+    assert catalog.points.pair_words is None
+    load(catalog, [DATA / "marc21-utf8-sample.mrc"], "NORTH")
+    with catalog.store.writing() as writer:   # a format 6 store has no list
+        writer.txn.delete(PAIR_WORDS_KEY, db=writer.db["meta"])
+    catalog.close()
+    catalog = make_catalog(tmp_path)   # the shipped list would leave pairs out: not taken
+    assert catalog.points.pair_words is None
+    load(catalog, [DATA / "marc8-sample.mrc"], "SOUTH")
+    with catalog.store.reading() as reader:
+        assert reader.bitmap(term_key("title", "p", "descendants of"))
+    assert_indexed_as_extracted(catalog)
+    catalog.close()
+
+
 def test_a_store_of_an_older_format_is_refused_with_a_clear_message(tmp_path):
     store = Store(tmp_path / "store")
     with store.writing() as writer:
@@ -536,12 +580,16 @@ def test_changes_are_dated_when_their_transaction_commits(tmp_path, monkeypatch)
 
 
 def test_terms_of_ascii_and_other_text_take_the_same_shape(catalog):
-    """ASCII values are made into keys as bytes, others as text: both cut to LMDB's key size."""
-    long_ascii, long_other = " ".join(["water"] * 150), " ".join(["søren"] * 150)
-    terms = catalog.catalogue.terms({"title": [long_ascii, long_other, "water resources", "søren kierkegaard"]}, "bib")
+    """ASCII values are made into keys as bytes, others as text: both cut to LMDB's key size,
+    both with the pairs of words in the pair list alone."""
+    long_ascii, long_other = " ".join(["water"] * 150), " ".join(["ʻabd"] * 150)
+    values = [long_ascii, long_other, "water resources", "ʻabd ʻal", "søren kierkegaard", "water kierkegaard"]
+    terms = catalog.catalogue.terms({"title": values}, "bib")
     assert all(len(term) <= MAX_KEY_BYTES for term in terms)
     assert {term_key("title", "f", long_ascii), term_key("title", "f", long_other),
             term_key("title", "w", "water"), term_key("title", "p", "water resources"),
-            term_key("title", "f", "water resources"), term_key("title", "w", "søren"),
-            term_key("title", "p", "søren kierkegaard"), term_key("title", "p", "søren søren")} <= terms
+            term_key("title", "f", "water resources"), term_key("title", "w", "ʻabd"),
+            term_key("title", "p", "ʻabd ʻal"), term_key("title", "p", "ʻabd ʻabd"),
+            term_key("title", "w", "søren"), term_key("title", "w", "kierkegaard")} <= terms
+    assert not {term_key("title", "p", "søren kierkegaard"), term_key("title", "p", "water kierkegaard")} & terms
     assert len(term_key("title", "f", long_ascii)) == MAX_KEY_BYTES   # the cut was made

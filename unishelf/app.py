@@ -41,8 +41,10 @@ def prerenderers(config: Config) -> dict:
 
 
 def open_catalog(config: Config, readonly: bool = False) -> Catalog:
-    points = AccessPoints.from_file(config.path("indexes"))
     store = Store(config.store_path, map_size=config.map_size, readonly=readonly)
+    points = AccessPoints.from_file(config.path("indexes"), store)
+    if not readonly:
+        store.keep_pair_words(points.pair_words)
     holdings_fields = [HoldingsFieldMap(tag, **{k: str(v) for k, v in spec.items()})
                        for tag, spec in config["holdings"]["fields"].items()]
     catalogue = Catalogue(points, config["matching"]["rules"], holdings_fields, prerenderers(config))

@@ -105,12 +105,12 @@ def catalogue_search(config, store) -> Engine:
     """The search engine over the union catalogue in `store`: it finds the records of a request
     that gives only a title. Made when such a request comes (`Node.catalogue_search` takes
     this with its arguments), so other staff commands never read the index definitions."""
-    return Engine(store, _access_points(str(config.path("indexes"))))
+    return Engine(store, _access_points(str(config.path("indexes")), store))
 
 
 @functools.lru_cache(maxsize=4)
-def _access_points(path: str) -> AccessPoints:
-    return AccessPoints.from_file(path)
+def _access_points(path: str, store) -> AccessPoints:
+    return AccessPoints.from_file(path, store)
 
 
 def route_of(reader, transaction: Transaction) -> list[Transaction]:

@@ -47,6 +47,12 @@ class AccessPoint:
     also: tuple[str, ...] = ()  # access points searched together with this one (see "any")
 
 
+def read_word_list(path: Path) -> frozenset[str]:
+    """A word list file: one folded word a line; lines starting with # are comments."""
+    with open(path, encoding="utf-8") as handle:
+        return frozenset(line.strip() for line in handle if line.strip() and not line.startswith("#"))
+
+
 def _parse_source(text: str, where: str) -> Source:
     match = _SOURCE.match(text)
     if not match:
@@ -59,7 +65,11 @@ def _parse_source(text: str, where: str) -> Source:
 
 
 class AccessPoints:
-    def __init__(self, definitions: dict, material_types: dict):
+    def __init__(self, definitions: dict, material_types: dict, pair_words: frozenset[str] | None = None):
+        """`pair_words`: the words whose adjacent pairs are indexed (None: every pair). A phrase
+        with a word outside them is found by its words and checked against the index entry; a
+        store keeps the list it was made with (`Store.pair_words`)."""
+        self.pair_words = pair_words
         self.points: dict[str, AccessPoint] = {}
         for name, spec in definitions.items():
             where = f"access_points.{name}"
@@ -84,10 +94,16 @@ class AccessPoints:
         self._holdings_points = {syntax: self._drawn_from_holdings(syntax) for syntax in ("marc21", "unimarc")}
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "AccessPoints":
+    def from_file(cls, path: str | Path, store=None) -> "AccessPoints":
+        """The access points `path` defines; for a `store`, with its pair words (`Store.pair_words`)."""
         with open(path, encoding="utf-8") as handle:
             data = yaml.safe_load(handle)
-        return cls(data["access_points"], data.get("material_types", {}))
+        pair_words = None
+        if data.get("pair_words"):
+            pair_words = read_word_list(Path(path).parent / data["pair_words"])
+        if store is not None:
+            pair_words = store.pair_words(pair_words)
+        return cls(data["access_points"], data.get("material_types", {}), pair_words)
 
     def __contains__(self, name: str) -> bool:
         return name in self.points

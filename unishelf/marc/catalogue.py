@@ -99,6 +99,8 @@ class Catalogue:
                           for name in points.points}
         self._byte_prefixes = {name: tuple(term_key(name, register, "") for register in "wpf")
                                for name in points.points}
+        self._pair_words = (None if points.pair_words is None
+                            else frozenset(word.encode("utf-8") for word in points.pair_words))
 
     # -- reading a record's facts -------------------------------------------------------------
     def match_keys(self, record: MarcRecord, syntax: str, library: str | None) -> list[tuple[str, str]]:
@@ -155,6 +157,7 @@ class Catalogue:
         need cutting goes through `term_key`, and CJK runs are looked for in them alone."""
         terms = {ALL_KEY, kind_key(kind)}
         add = terms.add
+        pair_words = self._pair_words
         for name, values in entry.items():
             point = self.points[name]
             prefixes = self._prefixes[name]
@@ -172,8 +175,11 @@ class Catalogue:
                         tokens = data.split(b" ")
                         ascii_words.update(tokens)
                         if point.word_pairs:
-                            for pair in map(b" ".join, zip(tokens, tokens[1:])):
-                                add((pair_prefix + pair)[:MAX_KEY_BYTES])
+                            pairs = zip(tokens, tokens[1:])
+                            if pair_words is not None:
+                                pairs = [(a, b) for a, b in pairs if a in pair_words and b in pair_words]
+                            for a, b in pairs:
+                                add((pair_prefix + a + b" " + b)[:MAX_KEY_BYTES])
                         continue
                     if point.whole_field:
                         keys.append(prefixes["f"] + value)
@@ -184,7 +190,8 @@ class Catalogue:
                         else:
                             words.add(token)
                     if point.word_pairs:
-                        keys.extend(prefixes["p"] + pair for pair in normalize.word_pairs(tokens))
+                        keys.extend(prefixes["p"] + pair
+                                    for pair in normalize.word_pairs(tokens, self.points.pair_words))
                 for word in ascii_words:
                     add((word_prefix + word)[:MAX_KEY_BYTES])
             keys.extend(prefixes["w"] + word for word in words)

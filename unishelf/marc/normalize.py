@@ -78,10 +78,12 @@ def index_terms(token: str) -> list[str]:
     return terms
 
 
-def word_pairs(tokens: list[str]) -> list[str]:
-    """'a b' for each two adjacent tokens that are words (CJK runs have their own pairs)."""
+def word_pairs(tokens: list[str], pair_words: frozenset[str] | None = None) -> list[str]:
+    """'a b' for each two adjacent tokens that are words (CJK runs have their own pairs), both
+    of `pair_words` when given (see `AccessPoints.pair_words`)."""
     return [f"{a} {b}" for a, b in zip(tokens, tokens[1:])
-            if not _IS_CJK.match(a) and not _IS_CJK.match(b)]
+            if not _IS_CJK.match(a) and not _IS_CJK.match(b)
+            and (pair_words is None or (a in pair_words and b in pair_words))]
 
 
 def query_terms(token: str) -> list[str]:

@@ -54,13 +54,15 @@ from .rendered_codec import CODEC
 
 DATABASES = ("meta", "records", "entries", "sortkeys", "postings", "matchkeys", "holdings",
              "changes", "rendered", "history", "ill", "users")
-FORMAT = b"6"   # raised whenever what the databases hold changes shape
-READABLE_FORMATS = (b"5",)  # older formats this one reads as they are: opened to write, marked FORMAT
+FORMAT = b"7"   # raised whenever what the databases hold changes shape
+READABLE_FORMATS = (b"5", b"6")  # older formats this one reads as they are: opened to write, marked FORMAT
 ILL_ORDERS_INDEXED = b"ill_orders_indexed"   # every request's user is in the ill database's b index
 SEP = "\x1f"
 ALL_KEY = b"\x00all"             # every live record
 KIND_PREFIX = "\x00kind" + SEP   # live records of a kind: bib, authority
 MAX_KEY_BYTES = 480
+PAIR_WORDS_KEY = b"pair-words"   # in meta: the store's `AccessPoints.pair_words`, a word a line
+EVERY_PAIR = b"*"                # ... or this: every pair is indexed
 _ID = struct.Struct(">I")
 _SEQ = struct.Struct(">Q")
 _ONE_ID = struct.Struct("<I")    # a postings value of one record (a roaring bitmap is never 4 bytes)
@@ -230,6 +232,26 @@ class Store:
                 txn.put(ILL_ORDERS_INDEXED, b"", db=self.db["meta"])
                 return
         raise StoreFormatError(found)
+
+    def pair_words(self, proposed: frozenset[str] | None) -> frozenset[str] | None:
+        """The words whose pairs this store indexes (see `AccessPoints.pair_words`).
+
+        They are the store's, fixed when it is made: a pair its list left out is in none of its
+        records, so a later list with more words would miss phrases. A store without records
+        takes `proposed` (None: every pair), to keep it (`keep_pair_words`) when it is opened to
+        write; one made before stores kept a list has every pair."""
+        with self.reading() as reader:
+            found = reader.txn.get(PAIR_WORDS_KEY, db=self.db["meta"])
+            if found is not None:
+                return None if found == EVERY_PAIR else frozenset(found.decode("utf-8").split("\n"))
+            return None if reader.txn.stat(self.db["records"])["entries"] else proposed
+
+    def keep_pair_words(self, words: frozenset[str] | None):
+        """Fix the store's pair words (`pair_words`) if they are not yet."""
+        with self.env.begin(write=True) as txn:
+            if txn.get(PAIR_WORDS_KEY, db=self.db["meta"]) is None:
+                txn.put(PAIR_WORDS_KEY, EVERY_PAIR if words is None else "\n".join(sorted(words)).encode("utf-8"),
+                        db=self.db["meta"])
 
     def close(self):
         self.env.close()

@@ -294,8 +294,9 @@ class _Evaluation:
         return result
 
     def pair_postings(self, index: str, tokens: list[str]) -> BitMap | None:
-        """Records holding every adjacent word pair of the phrase, where the index has pairs."""
-        pairs = normalize.word_pairs(tokens)
+        """Records holding every adjacent word pair of the phrase, where the index has them all
+        (it has none with a word outside `AccessPoints.pair_words`)."""
+        pairs = normalize.word_pairs(tokens, self.points.pair_words)
         if not self.point(index).word_pairs or len(pairs) != len(tokens) - 1:
             return None
         result = None
