@@ -44,6 +44,16 @@ def test_phrase_pattern_respects_word_boundaries_but_not_inside_cjk_runs():
     assert normalize.phrase_pattern(["report"], right_open=True).search(field)
 
 
+def test_a_phrase_literal_is_in_every_field_its_pattern_finds():
+    field = normalize.field_key("Water-supply in 中华人民共和国图书馆学会 reports")
+    for tokens, open_ends in ((["water", "supply"], {}), (["ater", "supply"], {"left_open": True}),
+                              (["report"], {"right_open": True})):
+        assert normalize.phrase_pattern(tokens, **open_ends).search(field)
+        assert normalize.phrase_literal(tokens) in field
+    assert normalize.phrase_literal(["学会", "reports"]) is None   # a CJK run may join the next word
+    assert normalize.phrase_literal(["gu*r", "music"]) is None
+
+
 def test_masking_in_phrase_patterns():
     field = "guitar music"
     assert normalize.phrase_pattern(["gu*r"]).search(field)

@@ -102,6 +102,14 @@ def needs_verification(query_tokens: list[str]) -> bool:
     return len(query_tokens) > 1 or any(len(t) > 2 and _IS_CJK.match(t) for t in query_tokens)
 
 
+def phrase_literal(query_tokens: list[str]) -> str | None:
+    """Text that every whole-field string `phrase_pattern` finds holds, where there is one: the
+    tokens joined by spaces, unless masked or CJK (whose runs may be joined without one)."""
+    if any(MASK_ANY in t or MASK_ONE in t or _IS_CJK.search(t) for t in query_tokens):
+        return None
+    return " ".join(query_tokens)
+
+
 def phrase_pattern(query_tokens: list[str], left_open: bool = False,
                    right_open: bool = False) -> re.Pattern:
     """A regex that finds the tokens as a phrase in a whole-field string (see `field_key`).

@@ -289,9 +289,13 @@ class Reader:
         data = self.txn.get(record_key(record_id), db=self.db["records"])
         return StoredRecord.unpack(record_id, data) if data is not None else None
 
-    def entry(self, record_id: int) -> dict:
+    def entry(self, record_id: int, containing: bytes | None = None) -> dict:
+        """The record's index entry; empty, and not decoded, when its encoding lacks `containing`
+        (marshal keeps text as UTF-8, so a value holding it is found in the bytes)."""
         data = self.txn.get(record_key(record_id), db=self.db["entries"])
-        return marshal.loads(data) if data is not None else {}
+        if data is None or (containing is not None and containing not in data):
+            return {}
+        return marshal.loads(data)
 
     def sortkeys(self, record_id: int) -> tuple:
         data = self.txn.get(record_key(record_id), db=self.db["sortkeys"])

@@ -273,7 +273,8 @@ class _Evaluation:
             if pairs is not None:
                 if len(tokens) == 2 and not term.first_in_field:
                     return pairs  # the pair index holds exactly the records with the phrase
-                return self.verify(pairs, term.index, normalize.phrase_pattern(tokens), term.first_in_field)
+                return self.verify(pairs, term.index, normalize.phrase_pattern(tokens), term.first_in_field,
+                                   normalize.phrase_literal(tokens))
         last = len(tokens) - 1
         result = None
         for i, token in enumerate(tokens):
@@ -290,7 +291,7 @@ class _Evaluation:
             pattern = normalize.phrase_pattern(
                 tokens, left_open=term.truncation in ("left", "both"),
                 right_open=term.truncation in ("right", "both"))
-            return self.verify(result, term.index, pattern, term.first_in_field)
+            return self.verify(result, term.index, pattern, term.first_in_field, normalize.phrase_literal(tokens))
         return result
 
     def pair_postings(self, index: str, tokens: list[str]) -> BitMap | None:
@@ -388,10 +389,14 @@ class _Evaluation:
         high = (query_values(point.kind, node.high) or [node.high])[0]
         return self.compare(node.index, "w", low, ">=") & self.compare(node.index, "w", high, "<=")
 
-    def verify(self, candidates: BitMap, index: str, pattern: re.Pattern, anchored: bool) -> BitMap:
+    def verify(self, candidates: BitMap, index: str, pattern: re.Pattern, anchored: bool,
+               literal: str | None = None) -> BitMap:
+        """The candidates with a value of `index` that `pattern` finds. `literal`, text every such
+        value holds, passes over the records whose entry lacks it without decoding the entry."""
         matcher = pattern.match if anchored else pattern.search
+        containing = literal.encode("utf-8") if literal else None
         return BitMap(r for r in candidates
-                      if any(matcher(v) for v in self.reader.entry(r).get(index, ())))
+                      if any(matcher(v) for v in self.reader.entry(r, containing).get(index, ())))
 
     def prox(self, node: Prox) -> BitMap:
         left, right = node.left, node.right
