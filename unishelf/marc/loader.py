@@ -259,6 +259,7 @@ def _prepare_chunk(job) -> tuple[list[Prepared | AlreadyStored | ReadRecord | Re
     results = []
     postings: dict[bytes, bytes | list[int]] = {}   # a term's value while of one record, then its ids
     shared: list[bytes] = []   # the terms of more than one record
+    setdefault = postings.setdefault
     for position, item in enumerate(items):
         record_id = first_id + position
         if isinstance(item, ReadRecord) and item.digest in stored:
@@ -275,10 +276,10 @@ def _prepare_chunk(job) -> tuple[list[Prepared | AlreadyStored | ReadRecord | Re
                 # a record; only the terms of several records are turned into values at the end.
                 alone = posting_value(record_id)
                 for term in item.terms:
-                    found = postings.get(term)
-                    if found is None:
-                        postings[term] = alone
-                    elif type(found) is bytes:
+                    found = setdefault(term, alone)   # one lookup for a term new to the chunk
+                    if found is alone:
+                        continue
+                    if type(found) is bytes:
                         postings[term] = [one_id(found), record_id]
                         shared.append(term)
                     else:
