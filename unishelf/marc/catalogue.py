@@ -407,9 +407,9 @@ class Catalogue:
     def _store_reindexed(self, writer, stored: StoredRecord, entry: dict, entry_blob: bytes,
                          sortkeys_blob: bytes | None, libraries: list[str], old_entry: dict | None = None):
         """Store a record's new index entry (and sort keys, unless None: unchanged) and log the
-        change. Only the access points whose
-        values changed are turned into terms to compare: a revised record's changes are a few
-        fields, and making the terms of both whole entries was a third of a reload's writer."""
+        change. Only the access points whose values changed are turned into terms to compare: a
+        revised record's changes are a few fields, and making the terms of both whole entries was
+        a third of a reload's writer."""
         if old_entry is None:
             old_entry = writer.entry(stored.id)
         changed = [name for name in old_entry.keys() | entry.keys() if old_entry.get(name) != entry.get(name)]

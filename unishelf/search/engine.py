@@ -273,8 +273,7 @@ class _Evaluation:
             if pairs is not None:
                 if len(tokens) == 2 and not term.first_in_field:
                     return pairs  # the pair index holds exactly the records with the phrase
-                return self.verify(pairs, term.index, normalize.phrase_pattern(tokens), term.first_in_field,
-                                   normalize.phrase_literal(tokens))
+                return self.verify(pairs, term, tokens)
         last = len(tokens) - 1
         result = None
         for i, token in enumerate(tokens):
@@ -288,10 +287,7 @@ class _Evaluation:
         if term.structure == "words":
             return result
         if term.first_in_field or normalize.needs_verification(tokens):
-            pattern = normalize.phrase_pattern(
-                tokens, left_open=term.truncation in ("left", "both"),
-                right_open=term.truncation in ("right", "both"))
-            return self.verify(result, term.index, pattern, term.first_in_field, normalize.phrase_literal(tokens))
+            return self.verify(result, term, tokens)
         return result
 
     def pair_postings(self, index: str, tokens: list[str]) -> BitMap | None:
@@ -389,14 +385,17 @@ class _Evaluation:
         high = (query_values(point.kind, node.high) or [node.high])[0]
         return self.compare(node.index, "w", low, ">=") & self.compare(node.index, "w", high, "<=")
 
-    def verify(self, candidates: BitMap, index: str, pattern: re.Pattern, anchored: bool,
-               literal: str | None = None) -> BitMap:
-        """The candidates with a value of `index` that `pattern` finds. `literal`, text every such
-        value holds, passes over the records whose entry lacks it without decoding the entry."""
-        matcher = pattern.match if anchored else pattern.search
+    def verify(self, candidates: BitMap, term: Term, tokens: list[str]) -> BitMap:
+        """The candidates with a value of the term's index holding its tokens as a phrase (at the
+        field's start if the term says so). A record whose stored entry lacks the phrase's text
+        (`normalize.phrase_literal`) is passed over without decoding the entry."""
+        pattern = normalize.phrase_pattern(tokens, left_open=term.truncation in ("left", "both"),
+                                           right_open=term.truncation in ("right", "both"))
+        matcher = pattern.match if term.first_in_field else pattern.search
+        literal = normalize.phrase_literal(tokens)
         containing = literal.encode("utf-8") if literal else None
         return BitMap(r for r in candidates
-                      if any(matcher(v) for v in self.reader.entry(r, containing).get(index, ())))
+                      if any(matcher(v) for v in self.reader.entry(r, containing).get(term.index, ())))
 
     def prox(self, node: Prox) -> BitMap:
         left, right = node.left, node.right
