@@ -17,7 +17,7 @@ class RecordError(ValueError):
     """The bytes are not a well-formed ISO 2709 record; the message says why."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Field:
     """A control field (value set, no subfields) or a data field (indicators and subfields)."""
 
@@ -53,7 +53,7 @@ class Field:
         return self.tag
 
 
-@dataclass
+@dataclass(slots=True)
 class MarcRecord:
     leader: str
     fields: list[Field]
