@@ -85,11 +85,11 @@ class Loader:
         batch: list[tuple[str, list, dict]] = []   # (file, prepared chunk, chunk postings)
         batch_records = 0
         deferred: list[tuple[str, ReadRecord]] = []
-        total = sum(count_records(path, fmt) for path in paths)
-        with self._preparer(parallel=total >= PARALLEL_FROM) as prepare:
+        counts = {path: count_records(path, fmt) for path in paths}   # each file read once for it
+        with self._preparer(parallel=sum(counts.values()) >= PARALLEL_FROM) as prepare:
             for path in paths:
                 with self.store.writing() as writer:
-                    first_id = writer.reserve_ids(count_records(path, fmt))
+                    first_id = writer.reserve_ids(counts[path])
                 for results, postings in prepare(_chunks(raw_records(path, fmt), library, first_id)):
                     for result in results:
                         if isinstance(result, Rejected):
