@@ -26,7 +26,9 @@ _CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
 _IS_CJK = re.compile(f"[{CJK_CHARS}]")
 # A token: a CJK run, or a run of other word characters (letters, digits, marks folded away).
 _TOKEN = re.compile(f"[{CJK_CHARS}]+|[^\\W_{CJK_CHARS}]+")
-_ASCII_TOKEN = re.compile("[A-Za-z0-9]+")   # what _TOKEN finds in ASCII text
+# What _TOKEN finds in ASCII text, lower-cased: letters and digits kept, every other byte a blank.
+_ASCII_TOKEN_BYTES = bytes(byte if chr(byte).isascii() and chr(byte).isalnum() else ord(" ")
+                           for byte in range(256)).lower()
 MASK_ANY, MASK_ONE = "*", "?"
 _COMBINING = re.compile(r"[\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f]")
 
@@ -57,11 +59,11 @@ def fold_tokens(text: str) -> list[str]:
 def field_key(text: str) -> str:
     """The whole-field form: folded tokens joined by single spaces (punctuation dropped).
 
-    An ASCII text's tokens are its runs of ASCII letters and digits, found by a simpler
-    pattern than `_TOKEN` and lower-cased once joined: 1.5 against 2.7 µs a value, and a
-    record has about 20."""
+    An ASCII text's tokens are its runs of ASCII letters and digits: one byte translation
+    lower-cases it and blanks the rest, and a split finds them (0.5 µs a value on the LC
+    records, against 1.0 for a pattern; a record has about 40)."""
     if text.isascii():
-        return " ".join(_ASCII_TOKEN.findall(text)).lower()
+        return b" ".join(text.encode("ascii").translate(_ASCII_TOKEN_BYTES).split()).decode("ascii")
     return " ".join(_TOKEN.findall(_fold_unicode(text)))
 
 
