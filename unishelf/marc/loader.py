@@ -257,9 +257,7 @@ def _prepare_chunk(job) -> tuple[list[Prepared | AlreadyStored | ReadRecord | Re
                                           catalogue.stored_match_keys(stored_record))
             contributed[position] = contribution, found[0] if found else None
     results = []
-    postings: dict[bytes, bytes | list[int]] = {}   # a term's value while of one record, then its ids
-    shared: list[bytes] = []   # the terms of more than one record
-    setdefault = postings.setdefault
+    postings = ChunkPostings()
     for position, item in enumerate(items):
         record_id = first_id + position
         if isinstance(item, ReadRecord) and item.digest in stored:
@@ -272,24 +270,46 @@ def _prepare_chunk(job) -> tuple[list[Prepared | AlreadyStored | ReadRecord | Re
             if how != "attach":   # another library's copy of a stored record adds its holdings alone
                 catalogue.complete(item, with_terms=how is None)
             if how is None:   # a new record's terms join the chunk's
-                # Most terms are of one record. They share one value, made once and pickled once
-                # a record; only the terms of several records are turned into values at the end.
-                alone = posting_value(record_id)
-                for term in item.terms:
-                    found = setdefault(term, alone)   # one lookup for a term new to the chunk
-                    if found is alone:
-                        continue
-                    if type(found) is bytes:
-                        postings[term] = [one_id(found), record_id]
-                        shared.append(term)
-                    else:
-                        found.append(record_id)
+                postings.add(record_id, item.terms)
                 item.terms, item.in_chunk = None, True
             item.item.record = None  # the writer needs only the bytes: far cheaper to send
         results.append(item)
-    for term in shared:
-        postings[term] = posting_value(postings[term])
-    return results, postings
+    return results, postings.finish()
+
+
+class ChunkPostings:
+    """The terms of a chunk's new records inverted: term -> one postings value
+    (`store.posting_value`) of the ids of the records that have it.
+
+    Most terms are of one record. They share one value, made once and pickled once a record;
+    only the terms of several records are turned into values at the end."""
+
+    def __init__(self):
+        self._postings: dict[bytes, bytes | list[int]] = {}   # a term's value while of one record, then its ids
+        self._shared: list[bytes] = []   # the terms of more than one record
+
+    def add(self, record_id: int, terms):
+        """A record's terms; ids come increasing."""
+        postings = self._postings
+        setdefault = postings.setdefault
+        alone = posting_value(record_id)
+        for term in terms:
+            found = setdefault(term, alone)   # one lookup for a term new to the chunk
+            if found is alone:
+                continue
+            if type(found) is bytes:
+                postings[term] = [one_id(found), record_id]
+                self._shared.append(term)
+            else:
+                found.append(record_id)
+
+    def finish(self) -> dict[bytes, bytes]:
+        """The chunk's postings, once all its records are added."""
+        postings = self._postings
+        for term in self._shared:
+            postings[term] = posting_value(postings[term])
+        self._shared = []
+        return postings
 
 
 def print_progress(line: str):
