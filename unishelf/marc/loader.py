@@ -232,10 +232,11 @@ def _prepare_chunk(job) -> tuple[list[Prepared | AlreadyStored | ReadRecord | Re
     goes back incomplete (see `Catalogue.add`). Nor are terms made for a record that would
     replace a stored one: the writer compares its index entry with the stored record's, and
     makes its terms from the entry only should it be created after all; the worker finds the
-    stored record's match keys for the writer to take out. The records'
-    terms come back inverted, as one postings value (`store.posting_value`) of record ids per
-    term (the ids set aside for the chunk): far fewer and smaller objects to send than a set of
-    terms per record, and a term new to the store is written as it comes.
+    stored record's match keys for the writer to take out. The records are completed a step
+    at a time over the chunk (`Catalogue.complete_many`). Their terms come back inverted, as
+    one postings value (`store.posting_value`) of record ids per term (the ids set aside for the
+    chunk): far fewer and smaller objects to send than a set of terms per record, and a term
+    new to the store is written as it comes.
     """
     raws, library, first_id = job
     catalogue = _worker_catalogue
@@ -257,7 +258,8 @@ def _prepare_chunk(job) -> tuple[list[Prepared | AlreadyStored | ReadRecord | Re
                                           catalogue.stored_match_keys(stored_record))
             contributed[position] = contribution, found[0] if found else None
     results = []
-    postings = ChunkPostings()
+    completing: list[Prepared] = []
+    new: list[bool] = []   # for each of `completing`: a new record, whose terms join the chunk's
     for position, item in enumerate(items):
         record_id = first_id + position
         if isinstance(item, ReadRecord) and item.digest in stored:
@@ -268,12 +270,18 @@ def _prepare_chunk(job) -> tuple[list[Prepared | AlreadyStored | ReadRecord | Re
             item, how = contributed[position]
             item.record_id = record_id
             if how != "attach":   # another library's copy of a stored record adds its holdings alone
-                catalogue.complete(item, with_terms=how is None)
-            if how is None:   # a new record's terms join the chunk's
-                postings.add(record_id, item.terms)
-                item.terms, item.in_chunk = None, True
-            item.item.record = None  # the writer needs only the bytes: far cheaper to send
+                completing.append(item)
+                new.append(how is None)
         results.append(item)
+    catalogue.complete_many(completing, with_terms=new)
+    postings = ChunkPostings()
+    for item, is_new in zip(completing, new):
+        if is_new:
+            postings.add(item.record_id, item.terms)
+            item.terms, item.in_chunk = None, True
+    for item in results:
+        if isinstance(item, Prepared):
+            item.item.record = None  # the writer needs only the bytes: far cheaper to send
     return results, postings.finish()
 
 
