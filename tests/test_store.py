@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+import weakref
 from pathlib import Path
 
 import pytest
@@ -189,13 +190,29 @@ def test_a_revision_written_after_another_takes_out_the_match_keys_of_the_other(
     assert_indexed_as_extracted(catalog)
 
 
-def test_a_load_collects_garbage_less_often_then_as_before(catalog):
-    from unishelf.marc.loader import LOAD_GC_THRESHOLD, Loader
-    threshold, during = gc.get_threshold(), []
-    loader = Loader(catalog.store, catalog.catalogue, batch_size=100,
-                    progress=lambda line: during.append(gc.get_threshold()[0]))
-    loader.load([DATA / "marc21-utf8-sample.mrc"], "auto", "NORTH")
-    assert during and set(during) == {LOAD_GC_THRESHOLD} and gc.get_threshold() == threshold
+def test_a_load_turns_the_collectors_passes_off_yet_collects_cycles_between_batches(catalog, monkeypatch):
+    from unishelf.marc import loader as loading
+    monkeypatch.setattr(loading, "CHUNK_RECORDS", 5)
+    monkeypatch.setattr(loading, "COLLECT_EVERY", 2)
+
+    class Node:
+        pass
+
+    cycles, during = [], []
+
+    def progress(line):   # after each batch
+        during.append((gc.isenabled(), gc.get_freeze_count() > 0))
+        node = Node()
+        node.itself = node
+        cycles.append(weakref.ref(node))
+
+    frozen_before = gc.get_freeze_count()
+    report = loading.Loader(catalog.store, catalog.catalogue, batch_size=10, progress=progress).load(
+        [DATA / "marc21-utf8-sample.mrc"], "auto", "NORTH")
+    assert report.counts["created"] >= 30 and len(during) >= 3
+    assert all(not enabled and frozen for enabled, frozen in during)
+    assert cycles[0]() is None   # made after the first batch, collected after the second
+    assert gc.isenabled() and gc.get_freeze_count() == frozen_before
 
 
 def test_worker_processes_yield_the_cores_to_the_writer(catalog):
