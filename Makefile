@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test venv bench-load bench-query bench-z3950 bench-oai bench-sru bench-ill clean
+.PHONY: serve test venv bench-load bench-stages bench-query bench-z3950 bench-oai bench-sru bench-ill clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,9 @@ test: $(STAMP)
 
 bench-load: $(STAMP)
 	$(BIN)/python bench/bench_load.py
+
+bench-stages: $(STAMP)
+	$(BIN)/python bench/bench_stages.py
 
 bench-query: $(STAMP)
 	$(BIN)/python bench/bench_query.py
