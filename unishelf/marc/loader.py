@@ -41,14 +41,17 @@ def _collected_between_batches():
     loading. A full pass runs every `COLLECT_EVERY` batches instead (in a worker, chunks),
     between two, when little is alive; what was alive before the load is frozen out of it
     (`gc.freeze`). A cycle, should a load make any, is still collected. The collector is
-    restored after."""
+    restored after; objects a caller froze itself stay frozen."""
     enabled = gc.isenabled()
+    freezing = gc.get_freeze_count() == 0
     gc.disable()
-    gc.freeze()
+    if freezing:
+        gc.freeze()
     try:
         yield
     finally:
-        gc.unfreeze()
+        if freezing:
+            gc.unfreeze()
         if enabled:
             gc.enable()
 
@@ -253,11 +256,12 @@ def _prepare_chunk(job) -> tuple[list[Prepared | AlreadyStored | ReadRecord | Re
     chunk): far fewer and smaller objects to send than a set of terms per record, and a term
     new to the store is written as it comes.
     """
-    raws, library, first_id = job
     global _worker_chunks
-    _worker_chunks += 1
-    if _worker_collects and _worker_chunks % COLLECT_EVERY == 0:
-        gc.collect()
+    raws, library, first_id = job
+    if _worker_collects:
+        _worker_chunks += 1
+        if _worker_chunks % COLLECT_EVERY == 0:
+            gc.collect()
     catalogue = _worker_catalogue
     items = [decode(raw) for raw in raws]
     stored: set[str] = set()   # digests of records whose bytes are stored
