@@ -12,6 +12,7 @@ import pymarc
 import pytest
 
 from conftest import DATA
+from unishelf.marc.record import Field, MarcRecord
 from unishelf.marc.store import term_key
 from unishelf.search.tree import QueryError
 from unishelf.z3950.pqf import parse_pqf
@@ -84,6 +85,17 @@ def test_any_word_counts_match_every_letter_subfield_of_the_records(loaded, marc
                                             if not f.is_control_field() for sf in f.subfields if sf.code.isalpha()))
     assert expected > 0
     assert count(loaded, f"@attr 1=1016 {word}", ["NORTH"]) == expected
+
+
+def test_any_takes_the_letter_subfields_no_other_access_point_indexes_whatever_their_script(loaded):
+    """@rest judges each code as str.isalpha does: a broken record's non-ASCII letter code is a
+    letter, a digit code ($8 linkage) is not, and what title indexes is not indexed twice."""
+    record = MarcRecord("00000nam a2200000 a 4500", [
+        Field("245", indicators="10", subfields=[("a", "The title"), ("k", "Form words")]),
+        Field("500", indicators="  ", subfields=[("a", "Plain note"), ("\u00e9", "Odd code"), ("8", "1\\c")])])
+    entry = loaded.points.extract(record, "marc21", [])
+    assert entry["title"] == ["the title form words"]
+    assert entry["any"] == ["plain note odd code"]
 
 
 def test_every_isbn_finds_its_record_as_isbn10_and_isbn13(loaded, marc21):

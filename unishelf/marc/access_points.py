@@ -89,8 +89,8 @@ class AccessPoints:
         self.material_types = material_types
         self.sortable = [p.name for p in self.points.values() if p.sortable]
         self._plans = {syntax: self._plan(syntax) for syntax in ("marc21", "unimarc")}
-        self._covered = {(point.name, syntax): self._coverage(point, syntax)
-                         for point in self.points.values() for syntax in ("marc21", "unimarc")}
+        self._uncovered = {(point.name, syntax): self._uncovered_codes(point, syntax)
+                           for point in self.points.values() for syntax in ("marc21", "unimarc")}
         self._holdings_points = {syntax: self._drawn_from_holdings(syntax) for syntax in ("marc21", "unimarc")}
 
     @classmethod
@@ -144,8 +144,14 @@ class AccessPoints:
         for name, ranked in years.items():
             if ranked:  # the year from the first source giving one
                 found[name] = [min(ranked, key=lambda pair: pair[0])[1]]
-        return {point: list(dict.fromkeys(v for v in found[point] if v))
-                for point in self.points if found.get(point)}
+        entry = {}
+        for point in self.points:
+            if point in found:
+                distinct = dict.fromkeys(found[point])
+                distinct.pop("", None)
+                if distinct:
+                    entry[point] = list(distinct)
+        return entry
 
     def holdings_points(self, syntax: str) -> tuple[str, ...] | None:
         """The access points drawn from the holding libraries alone, or None when one draws on
@@ -192,21 +198,21 @@ class AccessPoints:
             return [self.material_type(record.leader, syntax)]
         if special == "@oclc":
             return oclc_numbers(record)
-        covered = self._covered[(point, syntax)]  # @rest
+        uncovered = self._uncovered[(point, syntax)]  # @rest
         values = []
         for f in record.fields:
             if f.value is not None:
                 continue
-            codes = covered.get(f.linked_tag, "")
-            if codes is None:
-                continue
-            text = " ".join(v for c, v in f.subfields if c.isalpha() and c not in codes)
-            if text:
-                values.append(text)
+            wanted = uncovered.get(f.linked_tag, _EVERY_LETTER)
+            if wanted is not None:
+                text = " ".join([v for c, v in f.subfields if wanted[c]])
+                if text:
+                    values.append(text)
         return values
 
-    def _coverage(self, point: AccessPoint, syntax: str) -> dict[str, str | None]:
-        """tag -> subfield codes the point's `also` access points index (None: the whole field)."""
+    def _uncovered_codes(self, point: AccessPoint, syntax: str) -> dict[str, UncoveredLetters | None]:
+        """tag -> which of its subfields the point's `also` access points leave to it (None: they
+        index the whole field); a tag none of them indexes leaves every letter (`_EVERY_LETTER`)."""
         covered: dict[str, str | None] = {}
         for member in point.also:
             for source in self.points[member].sources.get(syntax, ()):
@@ -216,11 +222,30 @@ class AccessPoints:
                     covered[source.tag] = None
                 elif covered.get(source.tag, "") is not None:
                     covered[source.tag] = covered.get(source.tag, "") + source.codes
-        return covered
+        return {tag: None if codes is None else UncoveredLetters(codes) for tag, codes in covered.items()}
 
     def material_type(self, leader: str, syntax: str) -> str:
         types = self.material_types.get(syntax, {}).get(leader[6:7], {})
         return types.get(leader[7:8], types.get("default", "other"))
+
+
+class UncoveredLetters(dict):
+    """Subfield code -> whether @rest takes the subfield: a letter that `covered` (the codes other
+    access points index) lacks. Filled as codes are met, so any code, the non-ASCII ones of
+    broken records too, is judged once, as `str.isalpha` judges it; then each is one lookup."""
+
+    __slots__ = ("covered",)
+
+    def __init__(self, covered: str):
+        super().__init__()
+        self.covered = covered
+
+    def __missing__(self, code: str) -> bool:
+        self[code] = taken = code.isalpha() and code not in self.covered
+        return taken
+
+
+_EVERY_LETTER = UncoveredLetters("")
 
 
 def normalise(kind: str, text: str) -> list[str]:
