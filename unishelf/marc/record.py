@@ -139,11 +139,11 @@ def parse_iso2709(chunk: bytes, decode=None) -> MarcRecord:
         raw = chunk[data_start:data_end]
         previous_end = data_end
         if tag < "010" and tag.isdigit():
-            fields.append(Field(tag, value=decode(raw) if decode else raw.decode("utf-8", "replace")))
+            fields.append(Field(tag, decode(raw) if decode else raw.decode("utf-8", "replace")))
             continue
         if decode is None:  # UTF-8: one decode per field (subfield codes are ASCII, never split)
             parts = raw.decode("utf-8", "replace").split(SUBFIELD_DELIMITER)
-            subfields = [(p[:1], p[1:]) for p in parts[1:] if p]
+            subfields = [(p[0], p[1:]) for p in parts[1:] if p]
             indicators = parts[0]
         else:
             parts = raw.split(b"\x1f")
@@ -151,7 +151,7 @@ def parse_iso2709(chunk: bytes, decode=None) -> MarcRecord:
             indicators = parts[0].decode("ascii", "replace")
         if len(indicators) != 2:
             indicators = (indicators + "  ")[:2]
-        fields.append(Field(tag, indicators=indicators, subfields=subfields))
+        fields.append(Field(tag, None, indicators, subfields))   # positional: 7% of a parse
     return MarcRecord(leader, fields)
 
 
