@@ -13,11 +13,10 @@ fields with a table of tag handlers: no XPath, no XSLT.
 from __future__ import annotations
 
 import re
-from xml.sax.saxutils import escape
 
 from lxml import etree
 
-from .reading import xml_safe
+from .reading import escape_markup, xml_safe
 from .record import Field, MarcRecord
 
 DC_NS = "http://purl.org/dc/elements/1.1/"
@@ -462,7 +461,7 @@ def oai_dc(pairs: list[tuple[str, str]]) -> str:
     lxml tree. `pairs` are `dublin_core`'s, already fit for XML."""
     parts = [_OAI_DC_START]
     for name, value in pairs:
-        parts.append(f"<dc:{name}>{escape(value)}</dc:{name}>")
+        parts.append(f"<dc:{name}>{escape_markup(value)}</dc:{name}>")
     parts.append("</oai_dc:dc>")
     return "".join(parts)
 

@@ -13,7 +13,7 @@ import functools
 import re
 from xml.sax.saxutils import escape
 
-from .reading import xml_safe
+from .reading import escape_markup, xml_safe
 from .record import MarcRecord
 
 MARCXML_NS = "http://www.loc.gov/MARC21/slim"
@@ -22,7 +22,6 @@ _DATA_TAG = re.compile(r"0[1-9A-Z][0-9A-Z]|0[1-9a-z][0-9a-z]|[1-9A-Z][0-9A-Z]{2}
 _INDICATORS = frozenset("0123456789abcdefghijklmnopqrstuvwxyz ")
 _CODES = {c: escape(c, {'"': "&quot;"}) for c in "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
           "!\"#$%&'()*+,-./:;<=>?{}_^`~[]\\"}
-_MARKUP = re.compile("[&<>]")
 _ALNUM = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 # leader/00-19 -> (the characters MARC21slim.xsd allows there, the stand-in for any other)
 _LEADER_RULES = ([("0123456789 ", " ")] * 5 + [(_ALNUM + " ", " "), (_ALNUM, "a")] + [(_ALNUM + " ", " ")] * 3
@@ -33,10 +32,6 @@ def valid_leader(leader: str) -> str:
     leader = leader.ljust(24)[:24]
     mended = "".join(c if c in allowed else stand_in for c, (allowed, stand_in) in zip(leader, _LEADER_RULES))
     return mended + (leader[20:] if leader[20:] in ("4500", "    ") else "4500")
-
-
-def _text(value: str) -> str:
-    return escape(value) if _MARKUP.search(value) else value
 
 
 @functools.lru_cache(maxsize=4096)
@@ -59,9 +54,9 @@ def record_xml(record: MarcRecord, namespace: bool = True, schema_location: str 
         kind = _tag_kind(field.tag)
         if field.value is not None:
             if kind == "control":
-                parts.append(f'<controlfield tag="{field.tag}">{_text(field.value)}</controlfield>')
+                parts.append(f'<controlfield tag="{field.tag}">{escape_markup(field.value)}</controlfield>')
             continue
-        subfields = [f'<subfield code="{_CODES[code]}">{_text(value)}</subfield>'
+        subfields = [f'<subfield code="{_CODES[code]}">{escape_markup(value)}</subfield>'
                      for code, value in field.subfields if code in _CODES]
         if subfields and kind == "data":
             ind1, ind2 = (c if c in _INDICATORS else " " for c in field.indicators.ljust(2)[:2])
