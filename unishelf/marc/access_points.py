@@ -19,6 +19,8 @@ from .record import MarcRecord
 KINDS = ("text", "isbn", "issn", "lccn", "number", "year", "code", "class")
 _SOURCE = re.compile(r"^(?:(?P<special>@[a-z-]+)|(?P<tag>\d{3}|LDR)(?P<codes>[a-z0-9]*)"
                      r"(?:/(?P<start>\d+)(?:-(?P<end>\d+))?)?(?:\[(?P<cond>\d=[^\]]+)\])?)$")
+_NOT_DIGIT_OR_X = re.compile(r"[^0-9Xx]")
+_LEADING_NON_DIGITS = re.compile(r"^\D*")
 _YEAR = re.compile(r"(?<!\d)(1[0-9]{3}|20[0-9]{2})(?!\d)")
 
 
@@ -257,7 +259,7 @@ def normalise(kind: str, text: str) -> list[str]:
         isbn = isbn13(text)
         return [isbn] if isbn else []
     if kind == "issn":
-        compact = re.sub(r"[^0-9Xx]", "", text.split(" ")[0]).upper()
+        compact = _NOT_DIGIT_OR_X.sub("", text.split(" ")[0]).upper()
         return [compact] if len(compact) == 8 else []
     if kind == "lccn":
         lccn = normalise_lccn(text)
@@ -280,15 +282,15 @@ def query_values(kind: str, text: str) -> list[str]:
 
 def isbn13(text: str) -> str | None:
     """The ISBN-13 (digits only) of an ISBN-10 or ISBN-13 written with hyphens, spaces, '(pbk.)'."""
-    digits = re.sub(r"[^0-9Xx]", "", text.split("(")[0].strip().split(" ")[0]).upper()
+    digits = _NOT_DIGIT_OR_X.sub("", text.split("(")[0].strip().split(" ")[0]).upper()
     if len(digits) == 10 and digits[:9].isdigit():
         core = "978" + digits[:9]
     elif len(digits) == 13 and digits.isdigit():
         return digits
     else:
         return None
-    check = (10 - sum(int(d) * (3 if i % 2 else 1) for i, d in enumerate(core)) % 10) % 10
-    return core + str(check)
+    weighted = sum(map(int, core[0::2])) + 3 * sum(map(int, core[1::2]))   # weights 1, 3, 1, 3, ...
+    return core + str((10 - weighted % 10) % 10)
 
 
 def normalise_lccn(text: str) -> str | None:
@@ -306,11 +308,11 @@ def oclc_numbers(record: MarcRecord) -> list[str]:
     for f in record.get_fields("035"):
         for value in f.get_all("a"):
             if value.startswith("(OCoLC)"):
-                digits = re.sub(r"^\D*", "", value[7:])
+                digits = _LEADING_NON_DIGITS.sub("", value[7:])
                 if digits.isdigit():
                     numbers.append(str(int(digits)))
     if (record.control("003") or "").strip() == "OCoLC":
-        digits = re.sub(r"^\D*", "", record.control("001") or "")
+        digits = _LEADING_NON_DIGITS.sub("", record.control("001") or "")
         if digits.isdigit():
             numbers.append(str(int(digits)))
     return numbers
