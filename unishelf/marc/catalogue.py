@@ -221,10 +221,15 @@ class Catalogue:
         self.complete_many([prepared], [with_terms])
         return prepared
 
-    def complete_many(self, contributions: list[Prepared], with_terms: list[bool]):
+    def complete_many(self, contributions: list[Prepared], with_terms: list[bool], postings=None):
         """`complete` each contribution, one step at a time over them all, so that each step's
         code and tables stay in the processor's caches: a load's workers, which complete 1,000
-        records at a time, spent 3-4% less CPU on 100,000 LC records than record by record."""
+        records at a time, spent 3-4% less CPU on 100,000 LC records than record by record.
+
+        With `postings` (a loader chunk's `ChunkPostings`), the terms go there as each record's
+        are made, under its `record_id`, instead of onto the contribution: inverted while they
+        are still in the processor's cache (a chunk of LC records: 1% faster than in a pass of
+        their own after all the records' terms are made)."""
         for prepared in contributions:
             if prepared.item.record is None:
                 prepared.item.record = parse_iso2709(prepared.item.raw)
@@ -233,8 +238,13 @@ class Catalogue:
         for prepared, (entry, sortkeys) in zip(contributions, entries):
             prepared.entry, prepared.sortkeys = marshal.dumps(entry), marshal.dumps(sortkeys)
         for prepared, (entry, _), wanted in zip(contributions, entries, with_terms):
-            if wanted:
+            if not wanted:
+                continue
+            if postings is None:
                 prepared.terms = self.terms(entry, prepared.item.kind)
+            else:
+                postings.add(prepared.record_id, self.terms(entry, prepared.item.kind))
+                prepared.in_chunk = True
         for prepared in contributions:
             item = prepared.item
             prepared.rendered = self.render(item.record, item.syntax, item.kind)

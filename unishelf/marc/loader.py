@@ -303,12 +303,8 @@ def _prepare_chunk(job) -> tuple[list[Prepared | AlreadyStored | ReadRecord | Re
                 completing.append(item)
                 new.append(how is None)
         results.append(item)
-    catalogue.complete_many(completing, with_terms=new)
     postings = ChunkPostings()
-    for item, is_new in zip(completing, new):
-        if is_new:
-            postings.add(item.record_id, item.terms)
-            item.terms, item.in_chunk = None, True
+    catalogue.complete_many(completing, with_terms=new, postings=postings)
     for item in results:
         if isinstance(item, Prepared):
             item.item.record = None  # the writer needs only the bytes: far cheaper to send
