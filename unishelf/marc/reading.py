@@ -89,7 +89,7 @@ def escape_markup(text: str) -> str:
 
 def xml_escaped(text: str) -> str:
     """`text` as character data of an XML document written as text: safe, and & < > escaped."""
-    return escape(xml_safe(text))
+    return escape_markup(xml_safe(text))
 
 
 def is_marcxml(path: Path, fmt: str = "auto") -> bool:
