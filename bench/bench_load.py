@@ -1,6 +1,6 @@
 """Load benchmark: unishelf and Zebra index the same Library of Congress records.
 
-    python bench/bench_load.py [--records N] [--no-zebra] [--no-reloads] [--keep DIR]
+    python bench/bench_load.py [--records N] [--no-zebra] [--no-reloads] [--keep DIR] [--config FILE]
 
 Prints records per second, wall and CPU seconds, peak memory and size on disk for both, and the
 ratios; for unishelf also the writer process's own CPU and the bytes it wrote, apart from its
@@ -36,6 +36,11 @@ from unishelf.marc.reading import raw_records  # noqa: E402
 from unishelf.marc.record import Field, parse_iso2709, write_iso2709  # noqa: E402
 
 UNISHELF = Path(sys.executable).with_name("unishelf")
+CONFIG: list[str] = []   # ["--config", FILE] for every unishelf command, when --config is given
+
+
+def unishelf(data_dir: Path, *arguments: str) -> list[str]:
+    return [str(UNISHELF), *CONFIG, "--data-dir", str(data_dir), *arguments]
 
 
 def tree_bytes(path: Path) -> int:
@@ -78,17 +83,15 @@ def own_usage(pid: int) -> tuple[float, int]:
 def load_unishelf(records: Path, data_dir: Path) -> dict:
     """The first load, measured (`run_load`), with the store's size before and after compacting."""
     figures = run_load(records, data_dir, "LC")
-    stats = subprocess.run([str(UNISHELF), "--data-dir", str(data_dir), "stats"], capture_output=True,
-                           text=True).stdout.splitlines()[0]
+    stats = subprocess.run(unishelf(data_dir, "stats"), capture_output=True, text=True).stdout.splitlines()[0]
     loaded_bytes = tree_bytes(data_dir / "store")
-    subprocess.run([str(UNISHELF), "--data-dir", str(data_dir), "compact"], check=True, capture_output=True)
+    subprocess.run(unishelf(data_dir, "compact"), check=True, capture_output=True)
     return {**figures, "stats": stats, "loaded_disk_bytes": loaded_bytes, "disk_bytes": tree_bytes(data_dir / "store")}
 
 
 def run_load(records: Path, data_dir: Path, library: str) -> dict:
     """Run `unishelf load` in a fresh process group and measure it (and its workers) from outside."""
-    command = [str(UNISHELF), "--data-dir", str(data_dir), "load", "--quiet", "--library", library,
-               str(records)]
+    command = unishelf(data_dir, "load", "--quiet", "--library", library, str(records))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
@@ -157,7 +160,10 @@ def main() -> int:
     parser.add_argument("--no-zebra", action="store_true", help="unishelf only")
     parser.add_argument("--no-reloads", action="store_true", help="the first load only")
     parser.add_argument("--keep", metavar="DIR", help="leave the unishelf store here (for bench_query.py)")
+    parser.add_argument("--config", metavar="FILE", help="unishelf's config (e.g. another oai.prerender)")
     args = parser.parse_args()
+    if args.config:
+        CONFIG[:] = ["--config", str(Path(args.config).resolve())]
 
     records = lc_corpus.subset(args.records)
     count = lc_corpus.count_records(records)
