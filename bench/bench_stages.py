@@ -149,7 +149,8 @@ def load_prepared(records: Path, work: Path, sent: list[bytes]):
     opened = open_catalog(config)
     try:
         PreparedLoader(sent, opened.store, opened.catalogue,
-                       batch_size=config["load"]["batch_size"]).load([records], "auto", LIBRARY)
+                       batch_size=config["load"]["batch_size"],
+                       max_batch_size=config["load"]["max_batch_size"]).load([records], "auto", LIBRARY)
     finally:
         opened.close()
 

@@ -90,6 +90,7 @@ def test_bad_queries_give_a_message_not_a_traceback(tmp_path, capsys):
     ("users: [{name: x, password_hash: 'pbkdf2_sha256$1$a$b', roles: [wizard]}]", "users[0].roles"),
     ("users: [{name: x, roles: [searcher]}]", "users[0].password_hash"),
     ("limits: {connections: -1}", "limits.connections"),
+    ("load: {max_batch_size: 0}", "load.max_batch_size"),
     ("matching: {rules: [title]}", "matching.rules"),
     ("listen: [1, 2]", "listen"),
     ("{unclosed", "(file)"),

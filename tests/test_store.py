@@ -215,6 +215,33 @@ def test_a_load_turns_the_collectors_passes_off_yet_collects_cycles_between_batc
     assert gc.isenabled() and gc.get_freeze_count() == frozen_before
 
 
+def test_a_loads_batches_grow_with_the_store_up_to_the_largest_allowed(tmp_path, monkeypatch):
+    """A commit rewrites every postings page its batch touches: larger batches as the store
+    grows keep the bytes written a record from growing with it."""
+    from unishelf.marc import loader as loading
+    monkeypatch.setattr(loading, "CHUNK_RECORDS", 1)
+    monkeypatch.setattr(loading, "STORE_PER_BATCH", 2)
+
+    def batch_sizes(directory, max_batch_size):
+        catalog = make_catalog(tmp_path / directory)
+        stored = []
+
+        def progress(line):   # after each batch
+            with catalog.store.reading() as reader:
+                stored.append(len(reader.bitmap(ALL_KEY)))
+
+        loading.Loader(catalog.store, catalog.catalogue, batch_size=4, max_batch_size=max_batch_size,
+                       progress=progress).load([DATA / "marc21-utf8-sample.mrc"], "auto", "NORTH")
+        catalog.close()
+        return [after - before for before, after in zip([0] + stored, stored)]
+
+    fixed = batch_sizes("fixed", None)
+    assert len(fixed) > 8 and set(fixed[:-1]) == {4}
+    growing = batch_sizes("growing", 10)
+    assert sum(growing) == sum(fixed)
+    assert growing[:3] == [4, 4, 4] and growing[3:5] == [6, 9] and set(growing[5:-1]) == {10}
+
+
 def test_worker_processes_yield_the_cores_to_the_writer(catalog):
     """The writer is a load's critical path; its workers run at a lower priority."""
     import multiprocessing

@@ -109,7 +109,7 @@ def cmd_load(config, args) -> int:
         rejects = Path(args.rejects) if args.rejects else config.data_dir / "rejects.mrc"
         loader = Loader(catalog.store, catalog.catalogue, batch_size=config["load"]["batch_size"],
                         rejects_path=rejects, progress=None if args.quiet else print_progress,
-                        workers=config["load"]["workers"])
+                        workers=config["load"]["workers"], max_batch_size=config["load"]["max_batch_size"])
         for library, fmt, files in jobs:
             report = loader.load(files, fmt, library)
             if not args.quiet:
