@@ -9,10 +9,12 @@ from outside like zebraidx, so both figures mean the same thing. Not a test: no 
 
 Then, unless --no-reloads, what a union catalogue does most after its first load: a second
 library loads its copies of the same records (its own 001 and a local note, the same ISBNs and
-LCCNs), which attach to the stored ones, and the first library reloads its records revised (a
-note added), which replace them. Zebra updates its index with the revised records too (it
-replaces a record by its 001); it has no union-catalogue matching for the copies. The changed
-files are made once and cached beside the corpus.
+LCCNs), which attach to the stored ones; the first library reloads its records revised (a note
+added), which replace them; and the catalogue grows by as many new records again (new editions:
+the same text with a new 001, no identifier that would match, an edition statement), which
+double the store. Zebra updates its index with the revised records and the new editions too (it
+replaces a record by its 001 and adds the others); it has no union-catalogue matching for the
+copies. The changed files are made once and cached beside the corpus.
 """
 from __future__ import annotations
 
@@ -127,6 +129,23 @@ def revised(record):
     return record
 
 
+def new_edition(record):
+    """The record as a new edition that matches no stored one: its own 001, no LCCN, ISBN,
+    ISSN or OCLC number, and an edition statement."""
+    record.fields = [field for field in record.fields if field.tag not in ("010", "020", "022", "035")]
+    for field in record.fields:
+        if field.tag == "001":
+            field.value = "edition-" + field.value.strip()
+    record.fields.append(Field("250", indicators="  ", subfields=[("a", "New edition.")]))
+    return record
+
+
+# (change, library, what it is, whether Zebra loads it too)
+RELOADS = ((another_librarys_copy, "COPY", "a second library's copies", False),
+           (revised, "LC", "the first library's revised records", True),
+           (new_edition, "LC", "as many new records (new editions)", True))
+
+
 def changed_records(records: Path, change) -> Path:
     """The records, each changed by `change`: written once, cached beside them."""
     dest = lc_corpus.cache_dir() / f"{records.stem}-{change.__name__}.mrc"
@@ -143,15 +162,20 @@ def changed_records(records: Path, change) -> Path:
     return dest
 
 
-def reload_unishelf(records: Path, data_dir: Path, count: int) -> dict:
-    """A second library's copies of the loaded records, then the first library's revisions (whose
-    figures are returned)."""
-    for change, library, what in ((another_librarys_copy, "COPY", "a second library's copies"),
-                                  (revised, "LC", "the first library's revised records")):
-        figures = run_load(changed_records(records, change), data_dir, library)
-        print(f"unishelf: {what}: {count / figures['wall_s']:,.0f} records/s, wall {figures['wall_s']:.1f} s, "
-              f"cpu {figures['cpu_s']:.1f} s (the writer {figures['writer_cpu_s']:.1f} s): {figures['summary']}")
-    return figures
+def reload(records: Path, data_dir: Path, zebra_dir: Path | None, count: int):
+    """Each of `RELOADS` into the loaded store, in order, and into Zebra's index where it
+    compares (`zebra_dir`: None, no Zebra)."""
+    for change, library, what, zebra_too in RELOADS:
+        changed = changed_records(records, change)
+        ours = run_load(changed, data_dir, library)
+        print(f"unishelf: {what}: {count / ours['wall_s']:,.0f} records/s, wall {ours['wall_s']:.1f} s, "
+              f"cpu {ours['cpu_s']:.1f} s (the writer {ours['writer_cpu_s']:.1f} s, "
+              f"{ours['writer_written_bytes'] / 2**30:.1f} GiB written): {ours['summary']}")
+        if zebra_dir and zebra_too:
+            theirs = zebra_side.update(changed, zebra_dir, count)
+            print(f"   zebra: {what}: {count / theirs['wall_s']:,.0f} records/s, "
+                  f"wall {theirs['wall_s']:.1f} s, cpu {theirs['cpu_s']:.1f} s")
+            print(f"ratio unishelf/zebra for {what}: records/s {theirs['wall_s'] / ours['wall_s']:.2f}x")
 
 
 def main() -> int:
@@ -198,12 +222,7 @@ def main() -> int:
               f"size on disk {ours['disk_bytes'] / theirs['disk_bytes']:.2f}x, "
               f"peak memory {ours['peak_rss_bytes'] / theirs['peak_rss_bytes']:.2f}x")
     if not args.no_reloads:
-        ours = reload_unishelf(records, data_dir, count)
-        if theirs:   # Zebra replaces a record whose 001 (its recordId) it holds: the revisions compare
-            theirs = zebra_side.update(changed_records(records, revised), work / "zebra", count)
-            print(f"   zebra: the revised records: {count / theirs['wall_s']:,.0f} records/s, "
-                  f"wall {theirs['wall_s']:.1f} s, cpu {theirs['cpu_s']:.1f} s")
-            print(f"ratio unishelf/zebra for the revised records: records/s {theirs['wall_s'] / ours['wall_s']:.2f}x")
+        reload(records, data_dir, work / "zebra" if theirs else None, count)
     shutil.rmtree(work, ignore_errors=True)
     return 0
 
