@@ -187,13 +187,12 @@ def _validate(data: dict, source):
         if not isinstance(database, dict) or database.get("kind") not in ("bib", "authority"):
             raise ConfigError(source, f"databases.{name}.kind", "must be bib or authority")
     _validate_oai(data["oai"], source)
-    for key, value in data["sru"].items():
-        if key != "default_schema" and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-            raise ConfigError(source, f"sru.{key}", f"{value!r} is not a positive whole number")
-    for key in ("batch_size", "max_batch_size"):
-        value = data["load"][key]
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ConfigError(source, f"load.{key}", f"{value!r} is not a positive whole number")
+    for section, keys in (("sru", [key for key in data["sru"] if key != "default_schema"]),
+                          ("load", ["batch_size", "max_batch_size"])):
+        for key in keys:
+            value = data[section][key]
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ConfigError(source, f"{section}.{key}", f"{value!r} is not a positive whole number")
     _validate_ill(data, codes, source)
     if data["cataloguing"]["on_duplicate"] not in ("attach", "refuse"):
         raise ConfigError(source, "cataloguing.on_duplicate", "must be attach or refuse")

@@ -92,9 +92,9 @@ class Loader:
     @_collected_between_batches()
     def load(self, paths, fmt: str = "auto", library: str | None = None) -> LoadReport:
         report = LoadReport()
-        self._batches = 0
+        self._report, self._batches = report, 0
         with self.store.reading() as reader:
-            self._stored = len(reader.bitmap(ALL_KEY))   # then counted as batches create records
+            self._stored_before = len(reader.bitmap(ALL_KEY))
         started = time.perf_counter()
         batch: list[tuple[str, list, dict]] = []   # (file, prepared chunk, chunk postings)
         batch_records = 0
@@ -150,7 +150,8 @@ class Loader:
         with the store. 250,000 new records into a store of 250,000 LC records wrote 25.2 GiB at
         10,000 a batch against 9.9 GiB at 25,000, at the same rate on a fast disk, for 290 MiB
         more memory (see `_window`)."""
-        return min(max(self._stored // STORE_PER_BATCH, self.batch_size), self.max_batch_size)
+        stored = self._stored_before + self._report.counts["created"]
+        return min(max(stored // STORE_PER_BATCH, self.batch_size), self.max_batch_size)
 
     def _window(self) -> int:
         """Chunks in flight: a batch's worth and one more a worker, so that the workers go on
@@ -164,7 +165,6 @@ class Loader:
         unresolved = []
         if not batch:
             return unresolved
-        created_before = report.counts["created"]
         with self.store.writing() as writer:
             for path, results, postings in batch:
                 skipped, prepared = BitMap(), 0
@@ -182,7 +182,6 @@ class Loader:
                 if postings and len(skipped) < prepared:   # a chunk all merged or unchanged adds none
                     writer.index_chunk(postings, skipped)
             writer.flush()
-        self._stored += report.counts["created"] - created_before
         self._batches += 1
         if self._batches % COLLECT_EVERY == 0:   # see _collected_between_batches
             gc.collect()
