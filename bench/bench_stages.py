@@ -10,11 +10,12 @@ entry, terms, each prerendered format, inverting the terms into chunk postings, 
 chunk's results), then the chunks whole as a worker makes them, then the writer (unpickling
 the prepared chunks and writing them into a new store, as a load does).
 
-The chunks whole cost a quarter more than the sum of their stages (20,000 records: 401 against
-326 µs a record), and each stage timed inside them is 10-20% slower than alone, in one
-process on an idle core: most likely because, amid a chunk's other data, a stage finds less of
-its own in the processor's caches (chunks of 100 records cost the workers 10% less, and the
-writer more). So "in all" adds the whole, not the stages, to the writer. The writer's part grows with the store: at 20,000
+The chunks whole cost a quarter to two fifths more than the sum of their stages (20,000
+records: 401 against 326, 413 against 291 µs a record), in one process on an idle core: the
+gap is in the code path, not in sharing the cores. Where it goes is not settled: each stage
+timed inside the chunks is 10-20% slower than alone, and chunks of 100 records cost the workers
+10% less (and the writer more), while splitting a chunk's steps into groups of 30 or 100
+records changes nothing. So "in all" adds the whole, not the stages, to the writer. The writer's part grows with the store: at 20,000
 records it is about three quarters of what it is over 100,000. Not a test: no assertions.
 """
 from __future__ import annotations
