@@ -12,11 +12,15 @@ the prepared chunks and writing them into a new store, as a load does).
 
 The chunks whole cost a quarter to two fifths more than the sum of their stages (20,000
 records: 401 against 326, 413 against 291 µs a record), in one process on an idle core: the
-gap is in the code path, not in sharing the cores. Where it goes is not settled: each stage
-timed inside the chunks is 10-20% slower than alone, and chunks of 100 records cost the workers
-10% less (and the writer more), while splitting a chunk's steps into groups of 30 or 100
-records changes nothing. So "in all" adds the whole, not the stages, to the writer. The writer's part grows with the store: at 20,000
-records it is about three quarters of what it is over 100,000. Not a test: no assertions.
+gap is in the code path, not in sharing the cores. Built up step by step, it is mostly memory:
+decoding a chunk into a list costs 11 µs a record more than decoding each record and freeing
+it (the heap grows and shrinks each chunk: about 2 page faults a record), rendering last costs
+14 more than alone, and freeing the parsed records before pickling about 10. Doing each record
+whole, or a chunk's steps by 30 or 100 records, was no cheaper; keeping the heap (glibc's
+MALLOC_TRIM_THRESHOLD_) ended the faults here but saved nothing measurable in a load. So "in
+all" adds the whole, not the stages, to the writer. The writer's part grows with the store: at
+20,000 records it is about three quarters of what it is over 100,000. Not a test: no
+assertions.
 """
 from __future__ import annotations
 
