@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from twisted.internet.defer import Deferred
 
 from unishelf.app import open_catalog
 from unishelf.config import load_config
@@ -46,6 +47,22 @@ def loaded(tmp_path_factory):
     load(catalog, [DATA / "unimarc-sample.mrc"], "CENTRAL", fmt="unimarc")
     yield catalog
     catalog.close()
+
+
+class HeldWrites:
+    """Writes that run when the test says (`release`), as a write thread behind a load would."""
+
+    def __init__(self):
+        self.calls: list[tuple] = []
+
+    def run(self, function, *args) -> Deferred:
+        waiting = Deferred()
+        self.calls.append((waiting, function, args))
+        return waiting
+
+    def release(self):
+        waiting, function, args = self.calls.pop(0)
+        waiting.callback(function(*args))
 
 
 def free_port() -> int:

@@ -15,6 +15,7 @@ from unishelf.ill_iso.daemon import service_from_config
 from unishelf.ill_iso.ledger import charges
 from unishelf.ill_iso.transaction import Transaction
 from unishelf.marc.store import Store
+from unishelf.writes import InlineWrites
 
 CONFIG = """\
 libraries:
@@ -48,7 +49,7 @@ class Desk:
         config = load_config(self.config, {"data_dir": str(self.data)})
         store = Store(config.store_path)
         try:
-            service = service_from_config(SimpleNamespace(config=config, store=store))
+            service = service_from_config(SimpleNamespace(config=config, store=store, writes=InlineWrites()))
             service.reactor = MemoryReactorClock()
             service.send_due()
         finally:

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
+from conftest import HeldWrites
 from test_ill_scenarios import LOAN, MEMBERS, Clock
 from twisted.internet import error
 from twisted.internet.testing import MemoryReactorClock, StringTransport
@@ -114,6 +115,19 @@ def test_the_listener_answers_and_closes_after_the_peer_half_closes():
     assert transport.disconnecting
 
 
+def test_the_listener_gives_the_node_each_piece_where_writes_run_in_order_and_then_closes():
+    writes = HeldWrites()
+    protocol, transport = connected(server(writes=writes))
+    protocol.dataReceived(REQUEST)
+    protocol.dataReceived(REQUEST)
+    protocol.readConnectionLost()
+    assert transport.value() == b"" and transport.producerState == "paused" and len(writes.calls) == 1
+    writes.release()
+    assert len(reports(transport.value())) == 1 and not transport.disconnecting
+    writes.release()   # what came while the node was taking the first
+    assert len(reports(transport.value())) == 2 and transport.disconnecting and not writes.calls
+
+
 def test_the_listener_reports_a_truncated_apdu_at_half_close():
     protocol, transport = connected(server())
     protocol.dataReceived(REQUEST[:50])
@@ -214,10 +228,10 @@ def daemon(tmp_path):
     config = load_config(None, {"data_dir": str(tmp_path), "listen.ill_port": 4991})
     nodes = {}
 
-    def make(code, served):
+    def make(code, served, writes=None):
         nodes[code] = Node(Store(tmp_path / code), Directory(MEMBERS, served), clock=Clock())
         return ILLService(nodes[code], Outbox(nodes[code].store, RetryPolicy(first=5, maximum=60, stuck_after=2),
-                                              clock=reactor.seconds), config, reactor)
+                                              clock=reactor.seconds), config, reactor, writes)
     yield reactor, make, nodes
     for node in nodes.values():
         node.store.close()
@@ -284,6 +298,23 @@ def test_the_daemon_delivers_inside_itself_between_libraries_it_serves(daemon):
     with node.store.reading() as reader:
         assert node.find(reader, reference, "NORTH").state == "NOT-SUPPLIED"
         assert reader.ill_history(node.find(reader, reference, "NORTH").number)[-1]["note"] == "sorry"
+    service.stopService()
+
+
+def test_the_daemon_writes_where_writes_run_and_sends_nothing_twice_meanwhile(daemon):
+    reactor, make, nodes = daemon
+    writes = HeldWrites()
+    service = make("BOTH", ["NORTH", "CENTRAL"], writes)
+    service.startService()
+    assert [call[1] for call in writes.calls] == [service._fire_timers]   # the timers' first round
+    nodes["BOTH"].request("NORTH", "CENTRAL", LOAN, "staff")
+    reactor.advance(0.5)
+    reactor.advance(0.5)   # a second look at the outbox while the first delivery waits
+    assert [call[1] for call in writes.calls] == [service._fire_timers, service._deliver_here]
+    assert service.sending == {"CENTRAL"}
+    writes.release()
+    writes.release()
+    assert service.sending == set() and service.outbox.entries() == []
     service.stopService()
 
 

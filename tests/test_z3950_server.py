@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 from twisted.internet.testing import StringTransport
 
-from conftest import DATA, REPO, free_port, load, make_catalog, serving
+from conftest import DATA, REPO, HeldWrites, free_port, load, make_catalog, serving
 from unishelf.auth import Users, hash_password
+from unishelf.ber import Framer
 from unishelf.z3950 import apdu as z
+from unishelf.z3950 import extended as es
 from unishelf.z3950.association import USMARC_OID, XML_OIDS, Association, Limits
 from unishelf.z3950.pqf import parse_pqf
 from unishelf.z3950.rpn import Attribute
@@ -224,6 +226,27 @@ def test_the_twisted_adapter_answers_and_enforces_the_connection_limit(loaded):
     assert isinstance(z.decode_apdu(first_transport.value()), z.Close) and first_transport.disconnecting
     first.connectionLost()
     assert factory.active == 0
+
+
+def test_the_adapter_answers_a_write_where_writes_run_and_what_follows_after_it(loaded):
+    writes = HeldWrites()
+    factory = Z3950Factory(loaded, Users(USERS, True), Limits(), max_connections=1, idle_timeout=60, writes=writes)
+    protocol, transport = factory.buildProtocol(None), StringTransport()
+    protocol.makeConnection(transport)
+    protocol.dataReceived(z.encode_apdu(z.InitializeRequest()))
+    transport.clear()
+    water = z.encode_apdu(z.SearchRequest(query=parse_pqf("@attr 1=4 water"), database_names=("unicat",)))
+    update = es.ExtendedServicesRequest(package_type=es.UPDATE_OID, task_specific_parameters=es.UpdateRequest(
+        action=es.UpdateAction.RECORD_INSERT, database="unicat", package_type=es.UPDATE_OID))
+    protocol.dataReceived(z.encode_apdu(update) + water)
+    protocol.dataReceived(water)
+    assert transport.value() == b"" and transport.producerState == "paused" and len(writes.calls) == 1
+    writes.release()
+    replies = Framer(1 << 20).feed(transport.value())
+    answered = [type(z.decode_apdu(reply)) for reply in replies]
+    assert answered == [es.ExtendedServicesResponse, z.SearchResponse, z.SearchResponse]
+    assert z.decode_apdu(replies[0]).diagnostics   # anonymous: refused, so the shared store is unchanged
+    assert transport.producerState == "producing" and not transport.disconnecting
 
 
 YAZ_CLIENT = shutil.which("yaz-client")

@@ -1,7 +1,7 @@
 """Wiring: the store, access points, catalogue rules and search engine that one config describes."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .config import Config, ConfigError
 from .marc.access_points import AccessPoints
@@ -10,6 +10,7 @@ from .marc.store import Store
 from .oaipmh.formats import RENDERERS
 from .search.bib1 import Bib1Mapping
 from .search.engine import Database, Engine
+from .writes import InlineWrites, WriteThread
 
 
 @dataclass
@@ -20,6 +21,7 @@ class Catalog:
     catalogue: Catalogue
     engine: Engine
     bib1: Bib1Mapping
+    writes: InlineWrites | WriteThread = field(default_factory=InlineWrites)   # where requests that write run
 
     def close(self):
         self.store.close()

@@ -21,6 +21,7 @@ from .config import Config
 from .ill_iso import daemon as ill_daemon
 from .ill_iso import ftp_drop
 from .logs import start_logging
+from .writes import WriteThread
 from .z3950 import server as z3950_server
 
 # name -> function(catalog) that makes the daemon's Twisted factory (or twisted.web Site)
@@ -35,6 +36,7 @@ def serve(config: Config) -> int:
     start_logging()
     log = logging.getLogger("unishelf")
     catalog = open_catalog(config)
+    catalog.writes = WriteThread(reactor)
     log.info("store %s: %d records in unicat", config.store_path, catalog.engine.count("unicat"))
     listen = config["listen"]
     ports = {name: reactor.listenTCP(listen[f"{name}_port"], make(catalog), interface=listen["host"])

@@ -19,6 +19,7 @@ from unishelf.app import open_catalog
 from unishelf.config import load_config
 from unishelf.logs import start_logging
 from unishelf.serve import SHARED_DAEMONS
+from unishelf.writes import WriteThread
 
 
 class ParentWatch(protocol.Protocol):
@@ -38,6 +39,7 @@ def main(argv=None) -> int:
     start_logging()
     config = load_config(args.config, {"data_dir": args.data_dir})
     catalog = open_catalog(config)
+    catalog.writes = WriteThread(reactor)
     for listen in args.listen:
         name, fd = listen.split("=")
         reactor.adoptStreamPort(int(fd), socket.AF_INET, SHARED_DAEMONS[name](catalog))

@@ -2,7 +2,9 @@
 
 It listens for peers, sends the outbox (looking at it every `ill.send.poll_ms`, since staff
 commands queue APDUs from their own processes), and fires timers. It keeps nothing that is not
-in the store: a restart reads the outbox and the timers again and carries on.
+in the store: a restart reads the outbox and the timers again and carries on. What writes to the
+store (taking APDUs, firing timers, marking the outbox) runs where the process's writes run (see
+unishelf.writes), so a bulk load holding the store does not hold up the reactor.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from unishelf.ill_iso.routing import Router
 from unishelf.ill_iso.sender import deliver
 from unishelf.ill_iso.server import ILLServerFactory
 from unishelf.ill_iso.tables import REQUESTER, RESPONDER
+from unishelf.writes import InlineWrites
 
 log = logging.getLogger("unishelf.ill")
 
@@ -28,9 +31,10 @@ log = logging.getLogger("unishelf.ill")
 class ILLService(service.Service):
     name = "ill"
 
-    def __init__(self, node: Node, outbox: Outbox, config, reactor=None):
+    def __init__(self, node: Node, outbox: Outbox, config, reactor=None, writes=None):
         if reactor is None:
             from twisted.internet import reactor
+        self.writes = writes or InlineWrites()
         self.node = node
         self.outbox = outbox
         self.reactor = reactor
@@ -55,7 +59,7 @@ class ILLService(service.Service):
         with self.node.store.writing() as writer:
             writer.stamp_ill_served(self.node.directory.served)   # staff commands read it
         factory = ILLServerFactory(self.node.receive, self.max_apdu, self.limits["connections"],
-                                   self.limits["idle_timeout"])
+                                   self.limits["idle_timeout"], self.writes)
         self.port = self.reactor.listenTCP(self.listen["ill_port"], factory, interface=self.listen["host"])
         for action, seconds in ((self.send_due, self.send["poll_ms"] / 1000),
                                 (self.fire_timers, self.timer_interval)):
@@ -74,6 +78,9 @@ class ILLService(service.Service):
             return self.port.stopListening()
 
     def fire_timers(self):
+        return self.writes.run(self._fire_timers)   # the loop waits for it before it goes round again
+
+    def _fire_timers(self):
         try:
             for outcome in self.node.fire_timers():
                 log.info("timer: %s for #%d", outcome.apdu_type, outcome.transaction.number)
@@ -87,10 +94,13 @@ class ILLService(service.Service):
             log.exception("ILL outbox unreadable")
             return
         for peer, entries in batches.items():
+            self.sending.add(peer)   # until the outbox says what became of these entries
             if self.node.directory.is_served(peer):
-                self._deliver_here(entries)
+                sent = self.writes.run(self._deliver_here, entries)
             else:
-                self._deliver_to(peer, entries)
+                sent = self._deliver_to(peer, entries)
+            sent.addErrback(lambda failure: log.error("ILL outbox: %s", failure)).addBoth(
+                lambda _, peer=peer: self.sending.discard(peer))
 
     def _deliver_here(self, entries: list[dict]):
         """A peer this node serves too: the receiving end takes the APDU at once."""
@@ -110,25 +120,20 @@ class ILLService(service.Service):
         seqs = [entry["seq"] for entry in entries]
         member = self.node.directory.member(peer)
         if member is None or member.host is None:
-            self.outbox.failed(seqs, f"{peer} has no ill_address in the configuration")
-            return
-        self.sending.add(peer)
+            return self.writes.run(self.outbox.failed, seqs, f"{peer} has no ill_address in the configuration")
         sent = deliver(self.reactor, member.host, member.port, [entry["apdu"] for entry in entries],
                        self._reply, self.max_apdu, self.send["connect_timeout"], self.send["reply_timeout"])
 
-        def delivered(_):
-            self.outbox.delivered(seqs)
-
         def failed(failure):
             log.info("ILL send to %s at %s failed: %s", peer, member.address, failure.getErrorMessage())
-            self.outbox.failed(seqs, failure.getErrorMessage())
-
-        def done(_):
-            self.sending.discard(peer)
-        sent.addCallbacks(delivered, failed).addErrback(lambda f: log.error("ILL outbox: %s", f)).addBoth(done)
+            return self.writes.run(self.outbox.failed, seqs, failure.getErrorMessage())
+        return sent.addCallbacks(lambda _: self.writes.run(self.outbox.delivered, seqs), failed)
 
     def _reply(self, data: bytes):
         """What a peer said back on our connection; answers to it could not go back anyway."""
+        self.writes.run(self._take_reply, data)
+
+    def _take_reply(self, data: bytes):
         try:
             self.node.receive(data)
         except Exception:
@@ -140,4 +145,5 @@ def service_from_config(catalog) -> ILLService:
     directory = Directory.from_config(config)
     node = Node(catalog.store, directory, Machine(), Settings.from_config(config), router=Router.from_config(config),
                 catalogue_search=functools.partial(catalogue_search, config, catalog.store))
-    return ILLService(node, Outbox(catalog.store, RetryPolicy.from_config(config)), config)
+    return ILLService(node, Outbox(catalog.store, RetryPolicy.from_config(config)), config,
+                      writes=catalog.writes)

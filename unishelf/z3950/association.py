@@ -9,6 +9,7 @@ server makes itself when they are searched or presented.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from dataclasses import dataclass
 from typing import Callable
 
@@ -79,14 +80,23 @@ class ServerSet:
 
 class Association:
     def __init__(self, catalog, users: Users, limits: Limits, bib1: Bib1Mapping | None = None,
-                 updates: UpdateService | None = None, item_orders: ItemOrderService | None = None):
+                 updates: UpdateService | None = None, item_orders: ItemOrderService | None = None,
+                 defer_writes: bool = False):
         """Without `item_orders` (an association outside `unishelf serve`), item orders are
-        refused as a service not supported, and IR-Extend-1 is empty."""
+        refused as a service not supported, and IR-Extend-1 is empty.
+
+        With `defer_writes`, `receive` stops at a request that writes to the store (Extended
+        Services: record updates, item orders) and leaves it in `write_waiting` for the caller
+        to answer with `answer_write` where writes run (see unishelf.writes), and the APDUs
+        after it for the next `receive`."""
         self.catalog = catalog
         self.users = users
         self.limits = limits
         self.bib1 = bib1 or catalog.bib1
         self.framer = Framer(limits.max_apdu)
+        self.defer_writes = defer_writes
+        self.write_waiting: es.ExtendedServicesRequest | None = None
+        self._waiting: deque[bytes | BERError] = deque()   # APDUs framed, not yet answered, in order
         self.session = Session(catalog.engine, limits.max_result_sets)
         self.updates = updates or UpdateService(catalog)
         self.item_orders = item_orders
@@ -100,24 +110,52 @@ class Association:
 
     # -- bytes in, bytes out --------------------------------------------------------------------
     def receive(self, data: bytes) -> list[bytes]:
-        """Answer every complete APDU in `data`; after a Close (either way) nothing more is read."""
+        """Answer every complete APDU in `data` (and any left waiting), up to a request that
+        writes when writes are deferred; after a Close (either way) nothing more is read."""
         if self.closed:
             return []
-        out = []
         try:
-            for raw in self.framer.feed(data):
-                out.append(z.encode_apdu(self.handle(z.decode_apdu(raw))))
-                if self.closed:
-                    break
+            self._waiting.extend(self.framer.feed(data))
+        except BERError as error:   # answered with a Close in its turn, after what came before it
+            self._waiting.append(error)
+        out = []
+        while self._waiting and self.write_waiting is None and not self.closed:
+            reply = self._reply(self._take, self._waiting.popleft())
+            if reply is not None:
+                out.append(reply)
+        return out
+
+    def answer_write(self) -> list[bytes]:
+        """The answer to `write_waiting`; `receive(b"")` then goes on with the APDUs after it."""
+        request = self.write_waiting
+        reply = self._reply(self.handle, request)
+        self.write_waiting = None
+        return [reply]
+
+    def _take(self, apdu: bytes | BERError):
+        """The response to a framed APDU, or None when it is a write left for `answer_write`."""
+        if isinstance(apdu, BERError):
+            raise apdu
+        request = z.decode_apdu(apdu)
+        if self.defer_writes and isinstance(request, es.ExtendedServicesRequest):
+            self.write_waiting = request
+            return None
+        return self.handle(request)
+
+    def _reply(self, respond: Callable, request) -> bytes | None:
+        """`respond(request)` encoded; a Close, ending the association, for a request that breaks
+        the protocol or that the server fails on."""
+        try:
+            response = respond(request)
+            return None if response is None else z.encode_apdu(response)
         except (BERError, ProtocolViolation) as error:
-            out.append(z.encode_apdu(z.Close(close_reason=6, diagnostic_information=str(error)[:200])))
             self.closed = True
+            return z.encode_apdu(z.Close(close_reason=6, diagnostic_information=str(error)[:200]))
         except Exception:   # a bug must still end the association with a Close, not a dropped socket
             log.exception("Z39.50 request failed")
-            out.append(z.encode_apdu(z.Close(close_reason=6, diagnostic_information="the server could not "
-                                             "handle the request")))
             self.closed = True
-        return out
+            return z.encode_apdu(z.Close(close_reason=6, diagnostic_information="the server could not "
+                                         "handle the request"))
 
     def handle(self, request):
         if isinstance(request, z.InitializeRequest):

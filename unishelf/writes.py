@@ -1,0 +1,39 @@
+"""Where a serving process's writes to the store run: on one thread of their own.
+
+The store has one write transaction at a time across all processes, and a bulk load holds it
+for seconds a batch. A write made on the reactor thread (a record upload, an item order, an ILL
+message) would wait that long, and every connection of the process with it, searches included.
+So `unishelf serve` gives each process a `WriteThread`: the protocol adapters hand it whole
+requests that write and wait on a Deferred, reading nothing more of that connection meanwhile,
+while the reactor goes on serving the others. One thread keeps the process's writes in the order
+they were asked for, as LMDB wants them (writes on one thread at a time).
+
+Everything outside `unishelf serve` (the command line, the sans-socket tests) writes inline.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.threads import deferToThreadPool
+from twisted.python.threadpool import ThreadPool
+
+
+class InlineWrites:
+    """Writes on the caller's thread; the Deferred has fired when `run` returns."""
+
+    def run(self, function: Callable, *args) -> Deferred:
+        return maybeDeferred(function, *args)
+
+
+class WriteThread:
+    """Writes on one thread, started with the reactor and stopped when it shuts down."""
+
+    def __init__(self, reactor):
+        self.reactor = reactor
+        self.pool = ThreadPool(minthreads=1, maxthreads=1, name="unishelf-writes")
+        reactor.callWhenRunning(self.pool.start)
+        reactor.addSystemEventTrigger("during", "shutdown", self.pool.stop)
+
+    def run(self, function: Callable, *args) -> Deferred:
+        return deferToThreadPool(self.reactor, self.pool, function, *args)
