@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: serve test venv bench-load bench-stages bench-query bench-z3950 bench-oai bench-sru bench-ill clean
+.PHONY: serve test venv bench-load bench-stages bench-serve-during-load bench-query bench-z3950 bench-oai bench-sru bench-ill clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,9 @@ bench-load: $(STAMP)
 
 bench-stages: $(STAMP)
 	$(BIN)/python bench/bench_stages.py
+
+bench-serve-during-load: $(STAMP)
+	$(BIN)/python bench/bench_serve_during_load.py
 
 bench-query: $(STAMP)
 	$(BIN)/python bench/bench_query.py

@@ -35,11 +35,13 @@ TERMS = ["water", "history", "music", "jazz", "guitar", "law", "china", "church"
 
 
 class Client:
-    def __init__(self, port: int, database: str):
+    def __init__(self, port: int, database: str, authentication: z.IdPass | None = None):
+        """Anonymous, or logged in with `authentication` to send Extended Services too."""
         self.socket = socket.create_connection(("127.0.0.1", port), timeout=60)
         self.framer = Framer(16 << 20)
         self.database = database
-        self.call(z.InitializeRequest(options=frozenset({"search", "present", "namedResultSets"})))
+        options = {"search", "present", "namedResultSets"} | ({"extendedServices"} if authentication else set())
+        self.call(z.InitializeRequest(options=frozenset(options), id_authentication=authentication))
 
     def call(self, request):
         self.socket.sendall(z.encode_apdu(request))

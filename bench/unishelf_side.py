@@ -21,8 +21,8 @@ import lc_corpus
 from unishelf.marc.store import Store, StoreFormatError
 
 BENCH = Path(__file__).resolve().parent
-# The daemons `unishelf serve` listens with; the ILL port is given a free one too, but ISO ILL
-# is not served yet: add "ill" here when it is.
+# The daemons a benchmark waits for; every port `unishelf serve` opens is given a free one, so a
+# benchmark's server never meets another on the default ports.
 LISTENING = ("z3950", "http")
 
 
@@ -110,7 +110,7 @@ class UnishelfServer:
     def __init__(self, data_dir: Path, config: Path | None = None):
         self.data_dir = data_dir
         self.config = config
-        self.ports = {name: free_port() for name in ("z3950", "http", "ill")}
+        self.ports = {name: free_port() for name in ("z3950", "http", "ill", "ftp")}
         self.process: subprocess.Popen | None = None
         self.log = Path(tempfile.mkstemp(prefix="unishelf-serve-", suffix=".log")[1])
 
