@@ -6,6 +6,7 @@ import re
 import shutil
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 
 import pytest
 
@@ -152,17 +153,29 @@ def test_concurrent_associations_replacing_one_record_lose_nothing(catalog):
     assert set(catalog.engine.search(Term("title", "parallel")).bitmap) == {record_id}
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    data_dir = tmp_path_factory.mktemp("es")
+def users_yaml() -> str:
+    """USERS as a config's `users` list (YAML flow style)."""
+    return "[" + ", ".join(f"{{name: {u['name']}, password_hash: '{u['password_hash']}', roles: {u['roles']}"
+                           + (f", library: {u['library']}" if "library" in u else "") + "}" for u in USERS) + "]"
+
+
+@contextmanager
+def serving_cjk_sample(data_dir, config_text: str):
+    """`unishelf serve` over a store of the CJK sample (EAST's) with this config; yields its ports."""
     catalog = make_catalog(data_dir)
     load(catalog, [DATA / "cjk-sample.mrc"], "EAST")
     catalog.close()
-    users = ", ".join(f"{{name: {u['name']}, password_hash: '{u['password_hash']}', roles: {u['roles']}"
-                      + (f", library: {u['library']}" if "library" in u else "") + "}" for u in USERS)
     config = data_dir / "unishelf.yaml"
-    config.write_text(f"users: [{users}]\nlibraries: [{{code: NORTH}}, {{code: SOUTH}}, {{code: EAST}}]\n")
+    config.write_text(config_text)
     with serving(data_dir, config) as (ports, _):
+        yield ports
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("es")
+    config = f"users: {users_yaml()}\nlibraries: [{{code: NORTH}}, {{code: SOUTH}}, {{code: EAST}}]\n"
+    with serving_cjk_sample(data_dir, config) as ports:
         yield ports["z3950"], data_dir
 
 

@@ -12,10 +12,8 @@ import time
 from contextlib import contextmanager
 
 import pytest
-from conftest import DATA, load, make_catalog, serving
-from test_es_update import USERS, sample
+from test_es_update import sample, serving_cjk_sample, users_yaml
 
-from unishelf.auth import hash_password
 from unishelf.ber import OCTET_ALIGNED, Framer, External
 from unishelf.marc.record import write_iso2709
 from unishelf.marc.store import Store
@@ -33,18 +31,10 @@ ARRIVED = 0.5   # seconds for a request sent on loopback to reach the server and
 def server(tmp_path_factory):
     """`unishelf serve` in one process, serving Z39.50 and the ILL of CENTRAL."""
     data_dir = tmp_path_factory.mktemp("writes")
-    catalog = make_catalog(data_dir)
-    load(catalog, [DATA / "cjk-sample.mrc"], "EAST")
-    catalog.close()
-    users = ", ".join(f"{{name: {u['name']}, password_hash: '{hash_password('secret')}', roles: {u['roles']}"
-                      + (f", library: {u['library']}" if "library" in u else "") + "}" for u in USERS)
-    config = data_dir / "unishelf.yaml"
-    config.write_text(
-        f"listen: {{workers: 1}}\nusers: [{users}]\n"
-        f"libraries: [{{code: NORTH, ill_symbol: NORTH}}, {{code: EAST}},\n"
-        "            {code: CENTRAL, ill_symbol: CENTRAL}]\n"
-        "ill: {serves: [CENTRAL]}\n")
-    with serving(data_dir, config) as (ports, _):
+    config = (f"listen: {{workers: 1}}\nusers: {users_yaml()}\n"
+              "libraries: [{code: NORTH, ill_symbol: NORTH}, {code: EAST}, {code: CENTRAL, ill_symbol: CENTRAL}]\n"
+              "ill: {serves: [CENTRAL]}\n")
+    with serving_cjk_sample(data_dir, config) as ports:
         yield ports, data_dir
 
 
