@@ -112,7 +112,8 @@ def test_a_record_upload_waits_for_the_load_and_searches_do_not(server):
             assert searcher.count("@attr 1=4 heldupload") == before
             assert cataloguer.waiting()
         response = cataloguer.answer()
-        assert isinstance(response, es.ExtendedServicesResponse) and response.operation_status == es.OperationStatus.DONE
+        assert isinstance(response, es.ExtendedServicesResponse)
+        assert response.operation_status == es.OperationStatus.DONE
         assert cataloguer.answer().result_count == before + 1   # the search sent after it, answered after it
         assert searcher.count("@attr 1=4 heldupload") == before + 1
     finally:
