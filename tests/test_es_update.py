@@ -161,21 +161,22 @@ def users_yaml() -> str:
 
 @contextmanager
 def serving_cjk_sample(data_dir, config_text: str):
-    """`unishelf serve` over a store of the CJK sample (EAST's) with this config; yields its ports."""
+    """`unishelf serve` over a store of the CJK sample (EAST's) with this config; yields its ports
+    and process."""
     catalog = make_catalog(data_dir)
     load(catalog, [DATA / "cjk-sample.mrc"], "EAST")
     catalog.close()
     config = data_dir / "unishelf.yaml"
     config.write_text(config_text)
-    with serving(data_dir, config) as (ports, _):
-        yield ports
+    with serving(data_dir, config) as served:
+        yield served
 
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     data_dir = tmp_path_factory.mktemp("es")
     config = f"users: {users_yaml()}\nlibraries: [{{code: NORTH}}, {{code: SOUTH}}, {{code: EAST}}]\n"
-    with serving_cjk_sample(data_dir, config) as ports:
+    with serving_cjk_sample(data_dir, config) as (ports, _):
         yield ports["z3950"], data_dir
 
 

@@ -12,6 +12,7 @@ import time
 from contextlib import contextmanager
 
 import pytest
+from conftest import make_catalog
 from test_es_update import sample, serving_cjk_sample, users_yaml
 
 from unishelf.ber import OCTET_ALIGNED, Framer, External
@@ -19,6 +20,7 @@ from unishelf.marc.record import write_iso2709
 from unishelf.marc.store import Store
 from unishelf.z3950 import apdu as z
 from unishelf.z3950 import extended as es
+from unishelf.search.tree import Term
 from unishelf.z3950.pqf import parse_pqf
 
 YAZ_ILLCLIENT = shutil.which("yaz-illclient")
@@ -34,7 +36,7 @@ def server(tmp_path_factory):
     config = (f"listen: {{workers: 1}}\nusers: {users_yaml()}\n"
               "libraries: [{code: NORTH, ill_symbol: NORTH}, {code: EAST}, {code: CENTRAL, ill_symbol: CENTRAL}]\n"
               "ill: {serves: [CENTRAL]}\n")
-    with serving_cjk_sample(data_dir, config) as ports:
+    with serving_cjk_sample(data_dir, config) as (ports, _):
         yield ports, data_dir
 
 
@@ -92,8 +94,8 @@ class Z3950:
         self.socket.close()
 
 
-def insert(title: str) -> es.ExtendedServicesRequest:
-    record = External(USMARC, OCTET_ALIGNED, write_iso2709(sample(3, title=title)))
+def insert(title: str, sample_record: int = 3) -> es.ExtendedServicesRequest:
+    record = External(USMARC, OCTET_ALIGNED, write_iso2709(sample(sample_record, title=title)))
     return es.ExtendedServicesRequest(package_type=es.UPDATE_OID, task_specific_parameters=es.UpdateRequest(
         action=es.UpdateAction.RECORD_INSERT, database="unicat", records=(es.SuppliedRecord(record=record),),
         package_type=es.UPDATE_OID))
@@ -149,3 +151,24 @@ def test_an_ill_request_waits_for_the_load_and_searches_do_not(server, tmp_path)
         assert "provider_status_report 3" in err   # IN-PROCESS
     finally:
         searcher.close()
+
+
+def test_writes_asked_for_before_a_shutdown_are_done_before_the_process_exits(tmp_path):
+    config = f"listen: {{workers: 1}}\nusers: {users_yaml()}\nlibraries: [{{code: NORTH}}, {{code: EAST}}]\n"
+    with serving_cjk_sample(tmp_path, config) as (ports, process):
+        first, second = Z3950(ports["z3950"]), Z3950(ports["z3950"])
+        with write_held(tmp_path):
+            first.send(insert("Shutdownfirst", 4))    # taken up by the write thread, waiting for the store
+            second.send(insert("Shutdownsecond", 5))  # queued behind it
+            time.sleep(ARRIVED)
+            process.terminate()
+            time.sleep(ARRIVED)   # the shutdown has begun while both wait
+        assert process.wait(timeout=TIMEOUT) == 0
+        first.close()
+        second.close()
+    catalog = make_catalog(tmp_path)
+    try:
+        assert [len(catalog.engine.search(Term("title", title))) for title in ("shutdownfirst", "shutdownsecond")] \
+            == [1, 1]
+    finally:
+        catalog.close()

@@ -27,7 +27,9 @@ class InlineWrites:
 
 
 class WriteThread:
-    """Writes on one thread, started with the reactor and stopped when it shuts down."""
+    """Writes on one thread, started with the reactor and stopped when it shuts down. Stopping
+    waits for the writes already asked for (Twisted's pool does its queue before it quits): a
+    peer may count on one (an ILL reply it sent, an outbox mark)."""
 
     def __init__(self, reactor):
         self.reactor = reactor
