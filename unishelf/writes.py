@@ -39,3 +39,27 @@ class WriteThread:
 
     def run(self, function: Callable, *args) -> Deferred:
         return deferToThreadPool(self.reactor, self.pool, function, *args)
+
+
+class PausedWhileWriting:
+    """For a Twisted protocol (with TimeoutMixin, its factory giving `writes` and `idle_timeout`)
+    that hands requests to the process's writes: while one runs, the connection reads nothing
+    more and is not idle; its answer goes to `then` unless the connection has gone meanwhile
+    (its `connectionLost` sets `gone`)."""
+
+    writing = False
+    gone = False
+
+    def hand_to_writes(self, then: Callable, function: Callable, *args):
+        self.writing = True
+        self.setTimeout(None)
+        self.transport.pauseProducing()
+        self.factory.writes.run(function, *args).addCallback(self._written, then)
+
+    def _written(self, result, then: Callable):
+        self.writing = False
+        if self.gone:
+            return
+        self.transport.resumeProducing()
+        self.setTimeout(self.factory.idle_timeout)
+        then(result)

@@ -16,16 +16,14 @@ from twisted.protocols.policies import TimeoutMixin
 from zope.interface import implementer
 
 from unishelf.ill_iso.connection import Connection
-from unishelf.writes import InlineWrites
+from unishelf.writes import InlineWrites, PausedWhileWriting
 
 
 @implementer(IHalfCloseableProtocol)
-class ILLServerProtocol(protocol.Protocol, TimeoutMixin):
+class ILLServerProtocol(PausedWhileWriting, protocol.Protocol, TimeoutMixin):
     connection: Connection | None = None
     counted = False
-    busy = False    # the node is taking what arrived
     ended = False   # the peer has finished sending
-    gone = False
 
     def connectionMade(self):
         factory = self.factory
@@ -57,24 +55,16 @@ class ILLServerProtocol(protocol.Protocol, TimeoutMixin):
 
     def _next(self):
         """Give the node what has arrived, or end the connection once it has taken it all."""
-        if self.busy or self.gone:
+        if self.writing or self.gone:
             return
         if self.held and not self.connection.closed:
             data, self.held = b"".join(self.held), []
-            self.busy = True
-            self.setTimeout(None)
-            self.transport.pauseProducing()
-            self.factory.writes.run(self.connection.receive, data).addCallback(self._taken)
+            self.hand_to_writes(self._taken, self.connection.receive, data)
         elif self.ended:
             self._write(self.connection.end())
             self.transport.loseConnection()
 
     def _taken(self, replies: list[bytes]):
-        self.busy = False
-        if self.gone:
-            return
-        self.transport.resumeProducing()
-        self.setTimeout(self.factory.idle_timeout)
         self._write(replies)
         self._next()
 

@@ -10,16 +10,13 @@ from twisted.internet import protocol
 from twisted.protocols.policies import TimeoutMixin
 
 from unishelf.auth import Users
-from unishelf.writes import InlineWrites
+from unishelf.writes import InlineWrites, PausedWhileWriting
 
 from .association import Association, Limits
 from .item_order import ItemOrderService
 
 
-class Z3950Protocol(protocol.Protocol, TimeoutMixin):
-    writing = False   # a request is being answered where writes run
-    gone = False
-
+class Z3950Protocol(PausedWhileWriting, protocol.Protocol, TimeoutMixin):
     def connectionMade(self):
         factory = self.factory
         if factory.active >= factory.max_connections:
@@ -46,17 +43,9 @@ class Z3950Protocol(protocol.Protocol, TimeoutMixin):
             self.setTimeout(None)
             self.transport.loseConnection()
         elif self.association.write_waiting is not None:
-            self.writing = True
-            self.setTimeout(None)
-            self.transport.pauseProducing()
-            self.factory.writes.run(self.association.answer_write).addCallback(self._written)
+            self.hand_to_writes(self._answered, self.association.answer_write)
 
-    def _written(self, replies: list[bytes]):
-        self.writing = False
-        if self.gone:
-            return
-        self.transport.resumeProducing()
-        self.setTimeout(self.factory.idle_timeout)
+    def _answered(self, replies: list[bytes]):
         held, self.held = b"".join(self.held), []
         self._send(replies + self.association.receive(held))
 
