@@ -74,21 +74,20 @@ def free_port() -> int:
 @contextmanager
 def serving(data_dir: Path, config: Path, output=subprocess.DEVNULL):
     """`unishelf serve` on free ports; yields the ports ({"z3950": N, "http": N}) once it listens."""
+    with serve_process(data_dir, config, output) as (ports, process):
+        wait_listening(ports, process)
+        yield ports, process
+
+
+@contextmanager
+def serve_process(data_dir: Path, config: Path, output=subprocess.DEVNULL):
+    """`unishelf serve` on free ports, just started; stopped when the block ends."""
     ports = {"z3950": free_port(), "http": free_port(), "ill": free_port(), "ftp": free_port()}
     process = subprocess.Popen([sys.executable, "-m", "unishelf.cli", "--config", str(config), "--data-dir",
                                 str(data_dir), "serve"] + [f"--{name}-port={port}"
                                                            for name, port in ports.items()],
-                               cwd=REPO, stdout=output, stderr=subprocess.STDOUT)
+                               cwd=REPO, stdout=output, stderr=subprocess.STDOUT, text=True)
     try:
-        deadline = time.monotonic() + 30
-        waiting = {"z3950", "http"}
-        while waiting and time.monotonic() < deadline and process.poll() is None:
-            for name in list(waiting):
-                with socket.socket() as attempt:
-                    if attempt.connect_ex(("127.0.0.1", ports[name])) == 0:
-                        waiting.discard(name)
-            time.sleep(0.05)
-        assert not waiting, f"unishelf serve did not start (exit {process.poll()})"
         yield ports, process
     finally:
         process.terminate()
@@ -97,6 +96,18 @@ def serving(data_dir: Path, config: Path, output=subprocess.DEVNULL):
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def wait_listening(ports: dict, process: subprocess.Popen):
+    deadline = time.monotonic() + 30
+    waiting = {"z3950", "http"}
+    while waiting and time.monotonic() < deadline and process.poll() is None:
+        for name in list(waiting):
+            with socket.socket() as attempt:
+                if attempt.connect_ex(("127.0.0.1", ports[name])) == 0:
+                    waiting.discard(name)
+        time.sleep(0.05)
+    assert not waiting, f"unishelf serve did not start (exit {process.poll()})"
 
 
 # -- ILL networks and the staff desk, shared by the ILL test modules --------------------------

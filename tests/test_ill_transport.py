@@ -306,12 +306,14 @@ def test_the_daemon_writes_where_writes_run_and_sends_nothing_twice_meanwhile(da
     writes = HeldWrites()
     service = make("BOTH", ["NORTH", "CENTRAL"], writes)
     service.startService()
-    assert [call[1] for call in writes.calls] == [service._fire_timers]   # the timers' first round
+    stamp = service.node.store.stamp_ill_served   # what staff commands read, then the timers' first round
+    assert [call[1] for call in writes.calls] == [stamp, service._fire_timers]
     nodes["BOTH"].request("NORTH", "CENTRAL", LOAN, "staff")
     reactor.advance(0.5)
     reactor.advance(0.5)   # a second look at the outbox while the first delivery waits
-    assert [call[1] for call in writes.calls] == [service._fire_timers, service._deliver_here]
+    assert [call[1] for call in writes.calls] == [stamp, service._fire_timers, service._deliver_here]
     assert service.sending == {"CENTRAL"}
+    writes.release()
     writes.release()
     writes.release()
     assert service.sending == set() and service.outbox.entries() == []

@@ -12,7 +12,7 @@ import time
 from contextlib import contextmanager
 
 import pytest
-from conftest import make_catalog
+from conftest import make_catalog, serve_process, wait_listening
 from test_es_update import sample, serving_cjk_sample, users_yaml
 
 from unishelf.ber import OCTET_ALIGNED, Framer, External
@@ -151,6 +151,30 @@ def test_an_ill_request_waits_for_the_load_and_searches_do_not(server, tmp_path)
         assert "provider_status_report 3" in err   # IN-PROCESS
     finally:
         searcher.close()
+
+
+def test_a_server_started_during_a_load_serves_after_one_batch(server):
+    """It opens the store in one write transaction, between two of the load's batches (py-lmdb
+    keeps no database handle opened in a read transaction), and reads first whatever else it
+    keeps (the pair words, the ILL stamps): the next batch does not stop it serving."""
+    _, data_dir = server
+    load = Store(data_dir / "store")
+    try:
+        batch = load.env.begin(write=True)
+        with serve_process(data_dir, data_dir / "unishelf.yaml", subprocess.PIPE) as (ports, process):
+            time.sleep(ARRIVED)   # it waits for the batch to open the store
+            batch.abort()
+            next(line for line in process.stdout if "records in unicat" in line)   # the store is open
+            batch = load.env.begin(write=True)
+            wait_listening(ports, process)
+            searcher = Z3950(ports["z3950"], user=None)
+            try:
+                assert searcher.count("@attr 1=1016 a") > 0
+            finally:
+                searcher.close()
+            batch.abort()
+    finally:
+        load.close()
 
 
 def test_writes_asked_for_before_a_shutdown_are_done_before_the_process_exits(tmp_path):

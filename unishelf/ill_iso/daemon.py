@@ -56,8 +56,7 @@ class ILLService(service.Service):
 
     def startService(self):
         super().startService()
-        with self.node.store.writing() as writer:
-            writer.stamp_ill_served(self.node.directory.served)   # staff commands read it
+        self.writes.run(self.node.store.stamp_ill_served, self.node.directory.served)
         factory = ILLServerFactory(self.node.receive, self.max_apdu, self.limits["connections"],
                                    self.limits["idle_timeout"], self.writes)
         self.port = self.reactor.listenTCP(self.listen["ill_port"], factory, interface=self.listen["host"])

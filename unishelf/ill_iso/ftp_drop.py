@@ -237,7 +237,6 @@ def service_from_config(catalog) -> DeliveryService:
     config = catalog.config
     listen = config["listen"]
     settings = DeliverySettings.from_config(config)
-    with catalog.store.writing() as writer:
-        writer.stamp_ill_download_base(settings.base_url)   # staff commands make links with it
+    catalog.writes.run(catalog.store.stamp_ill_download_base, settings.base_url)
     return DeliveryService(DeliveryArea(settings),
                            Users.from_config(config, catalog.store), listen["host"], listen["ftp_port"])

@@ -205,10 +205,7 @@ class Store:
                              readonly=readonly, max_readers=512, readahead=False,
                              lock=True, subdir=True, create=not readonly)
         try:
-            # Handles opened in a committed transaction stay valid for the environment's life.
-            self.db = {name: self.env.open_db(name.encode(), create=not readonly, dupsort=name == "matchkeys")
-                       for name in DATABASES}
-            self._check_format(readonly)
+            self._open(readonly)
         except (lmdb.NotFoundError, StoreFormatError) as error:
             self.env.close()
             found = error.args[0] if isinstance(error, StoreFormatError) else None
@@ -219,15 +216,32 @@ class Store:
                                    f"{FORMAT.decode()} is needed): move it away and load the records again") from None
         self.pid = os.getpid()
 
-    def _check_format(self, readonly: bool):
-        with self.env.begin(write=not readonly) as txn:
+    def _open(self, readonly: bool):
+        """Open the databases and check the format; to write, in one write transaction.
+
+        Handles opened in a committed transaction stay valid for the environment's life, but
+        py-lmdb ends a read transaction of a writable environment without committing it, so a
+        store opened to write takes the write lock once: a serve started during a load waits for
+        one of its batches, and no more (the pair words are read before they are written, the ILL
+        stamps written on the process's write thread)."""
+        if readonly:   # py-lmdb opens these in a read transaction it commits
+            self.db = {name: self.env.open_db(name.encode(), create=False, dupsort=name == "matchkeys")
+                       for name in DATABASES}
+            with self.env.begin() as txn:
+                found = txn.get(b"format", db=self.db["meta"])
+            if found not in READABLE_FORMATS and found != FORMAT:
+                raise StoreFormatError(found)
+            return
+        with self.env.begin(write=True) as txn:
+            self.db = {name: self.env.open_db(name.encode(), txn=txn, dupsort=name == "matchkeys")
+                       for name in DATABASES}
             found = txn.get(b"format", db=self.db["meta"])
-            if found == FORMAT or (found in READABLE_FORMATS and readonly):
+            if found == FORMAT:
                 return
             if found in READABLE_FORMATS:
                 txn.put(b"format", FORMAT, db=self.db["meta"])   # what this version writes older ones cannot read
                 return
-            if found is None and not readonly and txn.stat(self.db["records"])["entries"] == 0:
+            if found is None and txn.stat(self.db["records"])["entries"] == 0:
                 txn.put(b"format", FORMAT, db=self.db["meta"])
                 txn.put(ILL_ORDERS_INDEXED, b"", db=self.db["meta"])
                 return
@@ -248,10 +262,25 @@ class Store:
 
     def keep_pair_words(self, words: frozenset[str] | None):
         """Fix the store's pair words (`pair_words`) if they are not yet."""
+        with self.reading() as reader:
+            if reader.txn.get(PAIR_WORDS_KEY, db=self.db["meta"]) is not None:
+                return   # without waiting for the write lock
         with self.env.begin(write=True) as txn:
             if txn.get(PAIR_WORDS_KEY, db=self.db["meta"]) is None:
                 txn.put(PAIR_WORDS_KEY, EVERY_PAIR if words is None else "\n".join(sorted(words)).encode("utf-8"),
                         db=self.db["meta"])
+
+    def stamp_ill_served(self, codes: list[str]):
+        """Note the libraries the running ILL node serves: staff commands read them."""
+        self._stamp_ill(b"s", list(codes))
+
+    def stamp_ill_download_base(self, url: str):
+        """Note the running node's download base URL: staff commands make links with it."""
+        self._stamp_ill(b"u", url)
+
+    def _stamp_ill(self, key: bytes, value):
+        with self.writing() as writer:
+            writer.txn.put(key, marshal.dumps(value), db=self.db["ill"])
 
     def close(self):
         self.env.close()
@@ -559,9 +588,6 @@ class Writer(Reader):
         self.txn.put(key, _SEQ.pack(value), db=self.db["ill"])
         return value
 
-    def stamp_ill_served(self, codes: list[str]):
-        self.txn.put(b"s", marshal.dumps(list(codes)), db=self.db["ill"])
-
     def set_ill_open(self, peer: str, number: int, on: bool = True):
         """Mark a request to `peer` open or not; the per-lender count follows the marks."""
         key = b"l" + peer.encode("utf-8") + b"\x00" + _ID.pack(number)
@@ -574,9 +600,6 @@ class Writer(Reader):
             self.txn.delete(key, db=self.db["ill"])
         count = self.ill_open_requests(peer) + (1 if on else -1)
         self.txn.put(b"L" + peer.encode("utf-8"), _SEQ.pack(count), db=self.db["ill"])
-
-    def stamp_ill_download_base(self, url: str):
-        self.txn.put(b"u", marshal.dumps(url), db=self.db["ill"])
 
     def put_record(self, record: StoredRecord):
         self.txn.put(record_key(record.id), record.pack(), db=self.db["records"])
