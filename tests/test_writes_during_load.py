@@ -155,8 +155,9 @@ def test_an_ill_request_waits_for_the_load_and_searches_do_not(server, tmp_path)
 
 def test_a_server_started_during_a_load_serves_after_one_batch(server):
     """It opens the store in one write transaction, between two of the load's batches (py-lmdb
-    keeps no database handle opened in a read transaction), and reads first whatever else it
-    keeps (the pair words, the ILL stamps): the next batch does not stop it serving."""
+    keeps no database handle opened in a read transaction); it reads the pair words before it
+    would write them and stamps the ILL notes on its write thread: the next batch does not stop
+    it serving."""
     _, data_dir = server
     load = Store(data_dir / "store")
     try:
