@@ -225,16 +225,14 @@ class Store:
         one of its batches, and no more (the pair words are read before they are written, the ILL
         stamps written on the process's write thread)."""
         if readonly:   # py-lmdb opens these in a read transaction it commits
-            self.db = {name: self.env.open_db(name.encode(), create=False, dupsort=name == "matchkeys")
-                       for name in DATABASES}
+            self._open_handles(create=False)
             with self.env.begin() as txn:
                 found = txn.get(b"format", db=self.db["meta"])
             if found not in READABLE_FORMATS and found != FORMAT:
                 raise StoreFormatError(found)
             return
         with self.env.begin(write=True) as txn:
-            self.db = {name: self.env.open_db(name.encode(), txn=txn, dupsort=name == "matchkeys")
-                       for name in DATABASES}
+            self._open_handles(txn=txn)
             found = txn.get(b"format", db=self.db["meta"])
             if found == FORMAT:
                 return
@@ -246,6 +244,9 @@ class Store:
                 txn.put(ILL_ORDERS_INDEXED, b"", db=self.db["meta"])
                 return
         raise StoreFormatError(found)
+
+    def _open_handles(self, **how):
+        self.db = {name: self.env.open_db(name.encode(), dupsort=name == "matchkeys", **how) for name in DATABASES}
 
     def pair_words(self, proposed: frozenset[str] | None) -> frozenset[str] | None:
         """The words whose pairs this store indexes (see `AccessPoints.pair_words`).
