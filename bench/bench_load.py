@@ -1,6 +1,6 @@
 """Load benchmark: unishelf and Zebra index the same Library of Congress records.
 
-    python bench/bench_load.py [--records N] [--no-zebra] [--no-reloads] [--keep DIR] [--config FILE]
+    python bench/bench_load.py [--records N] [--no-zebra] [--no-reloads] [--grow K] [--keep DIR] [--config FILE]
 
 Prints records per second, wall and CPU seconds, peak memory and size on disk for both, and the
 ratios; for unishelf also the writer process's own CPU and the bytes it wrote, apart from its
@@ -15,10 +15,16 @@ the same text with a new 001, no identifier that would match, an edition stateme
 double the store. Zebra updates its index with the revised records and the new editions too (it
 replaces a record by its 001 and adds the others); it has no union-catalogue matching for the
 copies. The changed files are made once and cached beside the corpus.
+
+With --grow K, the catalogue then grows by K more sets of as many new editions (each set with
+its own 001s), loaded one set at a time into both, to show how the rates, and the bytes the
+writer writes, change as the store grows to millions of records (each set is cached too: 232 MB
+for the 250,000 LC records).
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import resource
 import shutil
@@ -129,13 +135,14 @@ def revised(record):
     return record
 
 
-def new_edition(record):
-    """The record as a new edition that matches no stored one: its own 001, no LCCN, ISBN,
-    ISSN or OCLC number, and an edition statement."""
+def new_edition(record, number: int = 1):
+    """The record as a new edition that matches no stored one: its own 001 (one for each
+    `number`), no LCCN, ISBN, ISSN or OCLC number, and an edition statement."""
     record.fields = [field for field in record.fields if field.tag not in ("010", "020", "022", "035")]
+    prefix = "edition-" if number == 1 else f"edition{number}-"
     for field in record.fields:
         if field.tag == "001":
-            field.value = "edition-" + field.value.strip()
+            field.value = prefix + field.value.strip()
     record.fields.append(Field("250", indicators="  ", subfields=[("a", "New edition.")]))
     return record
 
@@ -146,9 +153,10 @@ RELOADS = ((another_librarys_copy, "COPY", "a second library's copies", False),
            (new_edition, "LC", "as many new records (new editions)", True))
 
 
-def changed_records(records: Path, change) -> Path:
-    """The records, each changed by `change`: written once, cached beside them."""
-    dest = lc_corpus.cache_dir() / f"{records.stem}-{change.__name__}.mrc"
+def changed_records(records: Path, change, name: str | None = None) -> Path:
+    """The records, each changed by `change`: written once, cached beside them (under the
+    change's `name`, by default its function's)."""
+    dest = lc_corpus.cache_dir() / f"{records.stem}-{name or change.__name__}.mrc"
     if dest.exists():
         return dest
     out, tmp = lc_corpus.atomic_target(dest)
@@ -178,11 +186,29 @@ def reload(records: Path, data_dir: Path, zebra_dir: Path | None, count: int):
             print(f"ratio unishelf/zebra for {what}: records/s {theirs['wall_s'] / ours['wall_s']:.2f}x")
 
 
+def grow(records: Path, data_dir: Path, zebra_dir: Path | None, count: int, sets: int):
+    """`sets` more sets of new editions (numbered on from the reloads' one), one at a time."""
+    for number in range(2, sets + 2):
+        changed = changed_records(records, functools.partial(new_edition, number=number), f"new_edition{number}")
+        ours = run_load(changed, data_dir, "LC")
+        stored = subprocess.run(unishelf(data_dir, "stats"), capture_output=True, text=True).stdout.splitlines()[1]
+        line = (f"grow {number - 1}/{sets}: unishelf {count / ours['wall_s']:,.0f} records/s, cpu {ours['cpu_s']:.1f} s, "
+                f"the writer wrote {ours['writer_written_bytes'] / 2**30:.1f} GiB, "
+                f"private memory {ours['peak_anonymous_bytes'] / 2**20:,.0f} MiB; {' '.join(stored.split())}")
+        if zebra_dir:
+            theirs = zebra_side.update(changed, zebra_dir, count)
+            line += (f"; zebra {count / theirs['wall_s']:,.0f} records/s, cpu {theirs['cpu_s']:.1f} s; "
+                     f"ratio {theirs['wall_s'] / ours['wall_s']:.2f}x")
+        print(line, flush=True)
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--records", type=int, default=250_000)
     parser.add_argument("--no-zebra", action="store_true", help="unishelf only")
     parser.add_argument("--no-reloads", action="store_true", help="the first load only")
+    parser.add_argument("--grow", type=int, default=0, metavar="K",
+                        help="then K more sets of as many new editions, one at a time")
     parser.add_argument("--keep", metavar="DIR", help="leave the unishelf store here (for bench_query.py)")
     parser.add_argument("--config", metavar="FILE", help="unishelf's config (e.g. another oai.prerender)")
     args = parser.parse_args()
@@ -223,6 +249,8 @@ def main() -> int:
               f"peak memory {ours['peak_rss_bytes'] / theirs['peak_rss_bytes']:.2f}x")
     if not args.no_reloads:
         reload(records, data_dir, work / "zebra" if theirs else None, count)
+    if args.grow:
+        grow(records, data_dir, work / "zebra" if theirs else None, count, args.grow)
     shutil.rmtree(work, ignore_errors=True)
     return 0
 
