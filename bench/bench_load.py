@@ -153,10 +153,16 @@ RELOADS = ((another_librarys_copy, "COPY", "a second library's copies", False),
            (new_edition, "LC", "as many new records (new editions)", True))
 
 
-def changed_records(records: Path, change, name: str | None = None) -> Path:
-    """The records, each changed by `change`: written once, cached beside them (under the
-    change's `name`, by default its function's)."""
-    dest = lc_corpus.cache_dir() / f"{records.stem}-{name or change.__name__}.mrc"
+def edition_set(number: int, stored: int):
+    """A `RELOADS` entry for another set of new editions, loaded into `stored` records."""
+    change = functools.partial(new_edition, number=number)
+    change.__name__ = f"new_edition{number}"   # its cached file's name (changed_records)
+    return change, "LC", f"new editions, set {number}, into {stored:,} records", True
+
+
+def changed_records(records: Path, change) -> Path:
+    """The records, each changed by `change`: written once, cached beside them."""
+    dest = lc_corpus.cache_dir() / f"{records.stem}-{change.__name__}.mrc"
     if dest.exists():
         return dest
     out, tmp = lc_corpus.atomic_target(dest)
@@ -170,36 +176,21 @@ def changed_records(records: Path, change, name: str | None = None) -> Path:
     return dest
 
 
-def reload(records: Path, data_dir: Path, zebra_dir: Path | None, count: int):
-    """Each of `RELOADS` into the loaded store, in order, and into Zebra's index where it
-    compares (`zebra_dir`: None, no Zebra)."""
-    for change, library, what, zebra_too in RELOADS:
+def reload(records: Path, data_dir: Path, zebra_dir: Path | None, count: int, loads):
+    """Each of `loads` (as `RELOADS`) into the loaded store, in order, and into Zebra's index
+    where it compares (`zebra_dir`: None, no Zebra)."""
+    for change, library, what, zebra_too in loads:
         changed = changed_records(records, change)
         ours = run_load(changed, data_dir, library)
         print(f"unishelf: {what}: {count / ours['wall_s']:,.0f} records/s, wall {ours['wall_s']:.1f} s, "
               f"cpu {ours['cpu_s']:.1f} s (the writer {ours['writer_cpu_s']:.1f} s, "
-              f"{ours['writer_written_bytes'] / 2**30:.1f} GiB written): {ours['summary']}")
+              f"{ours['writer_written_bytes'] / 2**30:.1f} GiB written; "
+              f"private {ours['peak_anonymous_bytes'] / 2**20:,.0f} MiB): {ours['summary']}", flush=True)
         if zebra_dir and zebra_too:
             theirs = zebra_side.update(changed, zebra_dir, count)
             print(f"   zebra: {what}: {count / theirs['wall_s']:,.0f} records/s, "
                   f"wall {theirs['wall_s']:.1f} s, cpu {theirs['cpu_s']:.1f} s")
-            print(f"ratio unishelf/zebra for {what}: records/s {theirs['wall_s'] / ours['wall_s']:.2f}x")
-
-
-def grow(records: Path, data_dir: Path, zebra_dir: Path | None, count: int, sets: int):
-    """`sets` more sets of new editions (numbered on from the reloads' one), one at a time."""
-    for number in range(2, sets + 2):
-        changed = changed_records(records, functools.partial(new_edition, number=number), f"new_edition{number}")
-        ours = run_load(changed, data_dir, "LC")
-        stored = subprocess.run(unishelf(data_dir, "stats"), capture_output=True, text=True).stdout.splitlines()[1]
-        line = (f"grow {number - 1}/{sets}: unishelf {count / ours['wall_s']:,.0f} records/s, cpu {ours['cpu_s']:.1f} s, "
-                f"the writer wrote {ours['writer_written_bytes'] / 2**30:.1f} GiB, "
-                f"private memory {ours['peak_anonymous_bytes'] / 2**20:,.0f} MiB; {' '.join(stored.split())}")
-        if zebra_dir:
-            theirs = zebra_side.update(changed, zebra_dir, count)
-            line += (f"; zebra {count / theirs['wall_s']:,.0f} records/s, cpu {theirs['cpu_s']:.1f} s; "
-                     f"ratio {theirs['wall_s'] / ours['wall_s']:.2f}x")
-        print(line, flush=True)
+            print(f"ratio unishelf/zebra for {what}: records/s {theirs['wall_s'] / ours['wall_s']:.2f}x", flush=True)
 
 
 def main() -> int:
@@ -247,10 +238,10 @@ def main() -> int:
         print(f"ratio unishelf/zebra: records/s {theirs['wall_s'] / ours['wall_s']:.2f}x, "
               f"size on disk {ours['disk_bytes'] / theirs['disk_bytes']:.2f}x, "
               f"peak memory {ours['peak_rss_bytes'] / theirs['peak_rss_bytes']:.2f}x")
-    if not args.no_reloads:
-        reload(records, data_dir, work / "zebra" if theirs else None, count)
-    if args.grow:
-        grow(records, data_dir, work / "zebra" if theirs else None, count, args.grow)
+    loads = [] if args.no_reloads else list(RELOADS)
+    stored = count * (2 if loads else 1)   # the reloads add one set of new editions
+    loads += [edition_set(number, stored + count * (number - 2)) for number in range(2, args.grow + 2)]
+    reload(records, data_dir, work / "zebra" if theirs else None, count, loads)
     shutil.rmtree(work, ignore_errors=True)
     return 0
 
