@@ -13,7 +13,7 @@ from twisted.internet.testing import StringTransport
 
 from conftest import DATA, REPO, HeldWrites, free_port, load, make_catalog, serving
 from unishelf.auth import Users, hash_password
-from unishelf.ber import Framer
+from unishelf.ber import Framer, context_constructed, context_primitive, decode, oid_content
 from unishelf.z3950 import apdu as z
 from unishelf.z3950 import extended as es
 from unishelf.z3950.association import USMARC_OID, XML_OIDS, Association, Limits
@@ -98,6 +98,45 @@ def test_present_in_every_syntax_and_element_set(loaded):
     full = exchange(association, z.PresentRequest(result_set_start_point=1, number_of_records_requested=1,
                                                   record_composition="F", preferred_record_syntax=USMARC_OID))
     assert len(brief.records[0].record.value) < len(full.records[0].record.value)
+
+
+def comp_spec(schema_oid: str | None = None, element_set: str | None = None):
+    """A complex recordComposition: CompSpec with a generic Specification, as yaz-client sends."""
+    schema = b"" if schema_oid is None else context_primitive(1, oid_content(schema_oid))
+    elements = b"" if element_set is None else context_constructed(
+        2, context_primitive(1, element_set.encode()))
+    return decode(context_constructed(209, context_primitive(1, b"\x00")
+                                      + context_constructed(2, schema + elements)))
+
+
+def test_xml_element_sets_name_the_schemas_yaz_servers_offer(loaded):
+    """Zebra and Koha's servers give MARCXML, Dublin Core, MODS and OPAC XML by these element set
+    names of the XML syntax; clients written against them ask so, simply or in a CompSpec."""
+    association = opened(loaded)
+    search(association, "@attr 1=4 history", database_names=("NORTH",))
+    starts = {"marcxml": b"<record xmlns=", "dc": b"<srw_dc:dc ", "mods": b"<mods ", "opac": b"<opacRecord>"}
+    for name, start in starts.items():
+        for composition in (name, name.upper(), comp_spec(element_set=name)):
+            response = exchange(association, z.PresentRequest(
+                result_set_start_point=1, number_of_records_requested=2, record_composition=composition,
+                preferred_record_syntax=XML_OIDS[0]))
+            assert response.number_of_records_returned == 2
+            assert all(r.record.direct_reference == XML_OIDS[0] and r.record.value.startswith(start)
+                       for r in response.records), (name, composition)
+    no_syntax = exchange(association, z.PresentRequest(result_set_start_point=1, number_of_records_requested=1,
+                                                      record_composition="dc"))
+    assert no_syntax.records[0].record.direct_reference == XML_OIDS[0]
+    for composition, syntax in [("dc", USMARC_OID), ("nonesuch", XML_OIDS[0]),
+                                (comp_spec("1.2.840.10003.13.2", "F"), XML_OIDS[0])]:
+        refused = exchange(association, z.PresentRequest(result_set_start_point=1, number_of_records_requested=1,
+                                                         record_composition=composition,
+                                                         preferred_record_syntax=syntax))
+        assert refused.present_status == 5 and refused.records.condition == 25
+    search(association, "@attr 1=1003 asimov", database_names=("CENTRAL",))
+    unimarc = {name: exchange(association, z.PresentRequest(
+        result_set_start_point=1, number_of_records_requested=1, record_composition=name,
+        preferred_record_syntax=XML_OIDS[0])).records[0].record for name in ("marcxml", "dc")}
+    assert unimarc["marcxml"].condition == 238 and unimarc["dc"].value.startswith(b"<srw_dc:dc ")
 
 
 def test_records_that_cannot_be_given_in_a_syntax_get_a_surrogate_diagnostic(loaded):
@@ -288,6 +327,14 @@ class TestYazClient:
         assert f"Number of hits: {expected}," in out
         assert "Record type: USmarc" in out and "Record type: XML" in out and "Record type: SUTRS" in out
         assert "<record xmlns=\"http://www.loc.gov/MARC21/slim\">" in out and "Title: " in out
+
+    def test_xml_element_sets_and_schemas(self, server):
+        port, _ = server
+        out = yaz(port, ["find @attr 1=21 history", "format xml", "elements dc", "show 1", "elements mods",
+                         "show 2", "schema 1.2.840.10003.13.2", "elements F", "show 3",
+                         "schema dc", "elements marcxml", "show 4"])   # an unknown schema: yaz-client drops it
+        assert "<srw_dc:dc " in out and "<mods " in out and "<record xmlns=" in out
+        assert "[25] Specified element set name not valid" in out and "addinfo '1.2.840.10003.13.2'" in out
 
     def test_databases_cjk_scan_sort_and_delete(self, server):
         port, catalog = server

@@ -1,4 +1,7 @@
-"""The record schemas SRU clients can ask for (recordSchema): marcxml, dc, mods and opac.
+"""The XML record schemas clients can ask for: marcxml, dc, mods and opac.
+
+SRU clients name one as recordSchema; Z39.50 clients as the element set name of the XML record
+syntax, as YAZ-based servers (Zebra, Koha's) offer them.
 
 A client names a schema by its short name or its identifier; responses always give the
 identifier. MARCXML (and the OPAC schema, which holds MARCXML) is offered for MARC 21 records
@@ -84,9 +87,14 @@ _BY_NAME = {key.lower(): schema for schema in SCHEMAS
             for key in (schema.name, schema.identifier, *schema.aliases)}
 
 
+def find_record_schema(name: str) -> RecordSchema | None:
+    """The schema a short name, identifier or alias names (names ignore case)."""
+    return _BY_NAME.get(name.lower())
+
+
 def record_schema(name: str) -> RecordSchema:
-    """The schema a short name, identifier or alias names (names ignore case); else diagnostic 66."""
-    schema = _BY_NAME.get(name.lower())
+    """The schema `name` names (see `find_record_schema`); else SRU diagnostic 66."""
+    schema = find_record_schema(name)
     if schema is None:
         raise SRUDiagnostic(66, name)
     return schema

@@ -385,6 +385,24 @@ def _database_names(node: Node) -> tuple[str, ...]:
     return tuple(child.text() for child in node.children)
 
 
+def comp_spec_element_set(node: Node) -> str | None:
+    """What a complex CompSpec (Present's recordComposition) asks for in its generic
+    Specification: the schema, else the element set name. yaz-client and ZOOM send the element
+    set there once a schema is set; a schema they know no OID for, they leave out."""
+    generic = node.fields().get((CONTEXT, 2))
+    if generic is None:
+        return None
+    spec = generic.fields()
+    if (oid := spec.get((CONTEXT, 1))) is not None:
+        return oid.oid()
+    if (uri := spec.get((CONTEXT, 300))) is not None:
+        return uri.text()
+    element_spec = spec.get((CONTEXT, 2))
+    if element_spec is not None and (chosen := element_spec.only_child()).tag == (CONTEXT, 1):
+        return chosen.text()
+    return None
+
+
 def _element_set_names(node: Node) -> ElementSetNames:
     choice = node.only_child()
     if choice.tag == (CONTEXT, 0):

@@ -21,6 +21,7 @@ from unishelf.marc.render import brief, sutrs
 from unishelf.search.bib1 import DIAGNOSTICS, Bib1Mapping
 from unishelf.search.session import Session
 from unishelf.search.tree import QueryError
+from unishelf.sru.record_schemas import RecordSchema, find_record_schema
 from unishelf.z3950 import apdu as z
 from unishelf.z3950 import extended as es
 from unishelf.ber import (
@@ -322,7 +323,9 @@ class Association:
             response.present_status = 5
             response.records = z.DefaultDiagnostic(DIAGNOSTICS.get(error.code, 100), error.subject or "")
             return response
-        elements = request.record_composition if isinstance(request.record_composition, (str, tuple)) else None
+        elements = request.record_composition
+        if isinstance(elements, Node):
+            elements = z.comp_spec_element_set(elements)
         records, status = self._records(ids, elements, request.preferred_record_syntax,
                                         self.set_databases.get(request.result_set_id or "default", "unicat"))
         response.records = records
@@ -334,14 +337,18 @@ class Association:
     def _records(self, ids: list[int], elements, syntax: str | None, database: str):
         """Records in the asked syntax and element set, as many as the message size allows."""
         element_set = elements if isinstance(elements, str) else "F"
+        schema = None
         if element_set.upper() not in ("F", "B"):
-            return z.DefaultDiagnostic(DIAG_ELEMENT_SET, element_set), 5
+            schema = find_record_schema(element_set) if syntax in (None, *XML_OIDS) else None
+            if schema is None:
+                return z.DefaultDiagnostic(DIAG_ELEMENT_SET, element_set), 5
         records = []
         size = 0
         with self.catalog.store.reading() as reader:
             for record_id in ids:
                 stored = reader.record(record_id)
-                entry = self._record(stored, reader, element_set.upper(), syntax, database)
+                entry = (self._schema_record(stored, reader, schema, syntax, database) if schema
+                         else self._record(stored, reader, element_set.upper(), syntax, database))
                 payload = entry.record.value if isinstance(entry.record, z.External) else b""
                 length = len(payload) if isinstance(payload, bytes) else 0
                 if records and size + length > self.message_size:
@@ -351,6 +358,16 @@ class Association:
                 size += length
                 records.append(entry)
         return tuple(records), 0
+
+    @staticmethod
+    def _schema_record(stored, reader, schema: RecordSchema, syntax: str | None,
+                       database: str) -> z.NamePlusRecord:
+        """The record in an XML schema that the element set name names (marcxml, dc, mods, opac)."""
+        if stored.syntax not in schema.syntaxes:
+            return z.NamePlusRecord(database, z.DefaultDiagnostic(
+                DIAG_NOT_IN_SYNTAX, f"{stored.syntax.upper()} record {stored.id} as {schema.name}"))
+        return z.NamePlusRecord(database, z.octet_record(syntax or XML_OIDS[0],
+                                                         schema.render(stored, reader).encode("utf-8")))
 
     def _record(self, stored, reader, element_set: str, syntax: str | None, database: str) -> z.NamePlusRecord:
         syntax = syntax or (USMARC_OID if stored.syntax == "marc21" else UNIMARC_OID)
