@@ -64,7 +64,10 @@ def revalued(data: bytes, rng: random.Random) -> bytes:
     primitives, stack = [], [root]
     while stack:
         node = stack.pop()
-        stack.extend(node.children) if node.constructed else primitives.append(node)
+        if node.constructed:
+            stack.extend(node.children)
+        else:
+            primitives.append(node)
     for node in rng.sample(primitives, min(len(primitives), rng.randint(1, 3))):
         node.value = rng.choice(VALUES) if rng.random() < 0.7 else bytes(
             rng.randrange(256) for _ in range(rng.randint(1, 6)))

@@ -42,10 +42,16 @@ class RecordSchema:
     render: Callable[[StoredRecord, Reader], str]
     aliases: tuple[str, ...] = ()
 
+    def unavailable(self, stored: StoredRecord) -> str | None:
+        """Why the record cannot be given in this schema (its syntax cannot go there), or None."""
+        if stored.syntax not in self.syntaxes:
+            return f"{stored.syntax.upper()} record {stored.id} as {self.name}"
+        return None
+
     def record(self, stored: StoredRecord, reader: Reader) -> str:
         """The record as XML text in this schema; SRUDiagnostic 67 where its syntax cannot go."""
-        if stored.syntax not in self.syntaxes:
-            raise SRUDiagnostic(NOT_IN_SCHEMA, f"{stored.syntax.upper()} record {stored.id} as {self.name}")
+        if reason := self.unavailable(stored):
+            raise SRUDiagnostic(NOT_IN_SCHEMA, reason)
         return self.render(stored, reader)
 
 

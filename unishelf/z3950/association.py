@@ -363,9 +363,8 @@ class Association:
     def _schema_record(stored, reader, schema: RecordSchema, syntax: str | None,
                        database: str) -> z.NamePlusRecord:
         """The record in an XML schema that the element set name names (marcxml, dc, mods, opac)."""
-        if stored.syntax not in schema.syntaxes:
-            return z.NamePlusRecord(database, z.DefaultDiagnostic(
-                DIAG_NOT_IN_SYNTAX, f"{stored.syntax.upper()} record {stored.id} as {schema.name}"))
+        if reason := schema.unavailable(stored):
+            return z.NamePlusRecord(database, z.DefaultDiagnostic(DIAG_NOT_IN_SYNTAX, reason))
         return z.NamePlusRecord(database, z.octet_record(syntax or XML_OIDS[0],
                                                          schema.render(stored, reader).encode("utf-8")))
 
