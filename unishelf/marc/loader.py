@@ -211,7 +211,12 @@ class Loader:
                 handle.write(raw if raw.endswith(b"\x1d") else raw + b"\x1d")
 
 
-CHUNK_RECORDS = 1000
+# Records a worker prepares at a time. A chunk's postings hold a term once however many of its
+# records have it, so larger chunks leave the writer fewer to merge: 250,000 LC records, four
+# runs each, 4,000 against 1,000 a chunk: the writer's CPU 46.5 against 52.6 s, its bytes 5.9
+# against 6.5-6.8 GiB, the rate 2,957 against 2,860 records/s, the workers' CPU the same, for
+# 170 MiB more private memory.
+CHUNK_RECORDS = 4000
 STORE_PER_BATCH = 10   # a batch grows to one record in this many of the store's (Loader._batch_target)
 PARALLEL_FROM = 5000  # records; below this, starting worker processes costs more than it saves
 # The one writer is a load's critical path: with two workers and a writer on two cores, the
