@@ -12,15 +12,12 @@ import random
 from pathlib import Path
 
 from conftest import DATA
-from test_ill_scenarios import Clock
+from test_ill_node import served
 
 from unishelf.auth import Users, hash_password
 from unishelf.ber import decode, encode
 from unishelf.ill_iso.apdus import decode_apdu as decode_ill_apdu
 from unishelf.ill_iso.connection import Connection
-from unishelf.ill_iso.directory import Directory, Member
-from unishelf.ill_iso.node import Node
-from unishelf.marc.store import Store
 from unishelf.z3950 import apdu as z
 from unishelf.z3950.association import Association, Limits
 
@@ -85,11 +82,12 @@ def failures(caplog) -> list[str]:
 def test_damaged_z3950_requests_are_answered_without_failing(loaded, caplog):
     requests = captures("z3950", "*-request*.hex")
     init, search = requests.pop("init-request"), requests["search-request"]
+    names = sorted(requests)
     rng = random.Random(2100)
     answered = set()
     caplog.set_level(logging.ERROR, logger="unishelf")
     for _ in range(CASES):
-        name = rng.choice(sorted(requests))
+        name = rng.choice(names)
         association = Association(loaded, Users(USERS, True), Limits())
         association.receive(init + search)
         replies = association.receive(harmed(requests[name], rng))
@@ -103,15 +101,13 @@ def test_damaged_z3950_requests_are_answered_without_failing(loaded, caplog):
 
 
 def test_damaged_ill_requests_get_status_or_error_reports(tmp_path, caplog):
-    members = [Member("NORTH", "North", "NORTH", "127.0.0.1", 4991),
-               Member("CENTRAL", "Central", "CENTRAL", "127.0.0.1", 4990),
-               Member("UNICAT", "Union", "UNICAT", None, None)]
-    node = Node(Store(tmp_path / "node"), Directory(members, ["UNICAT", "CENTRAL"]), clock=Clock())
+    node = served(tmp_path, ["UNICAT", "CENTRAL"])
     requests = captures("ill", "*.hex")
+    names = sorted(requests)
     rng = random.Random(4990)
     caplog.set_level(logging.ERROR, logger="unishelf")
     for _ in range(CASES):
-        name = rng.choice(sorted(requests))
+        name = rng.choice(names)
         connection = Connection(node.receive, 1 << 20)
         replies = connection.receive(harmed(requests[name], rng)) + connection.end()
         assert replies and all(decode_ill_apdu(reply)[0] == "Status-Or-Error-Report" for reply in replies), name
