@@ -139,6 +139,28 @@ def test_xml_element_sets_name_the_schemas_yaz_servers_offer(loaded):
     assert unimarc["marcxml"].condition == 238 and unimarc["dc"].value.startswith(b"<srw_dc:dc ")
 
 
+def test_database_specific_element_set_names_apply_to_the_result_sets_database(loaded):
+    """Present may name an element set per database (databaseSpecific): the result set's
+    database takes the one paired with it, and a list that leaves it out gets diagnostic 25."""
+    association = opened(loaded)
+    search(association, "@attr 1=4 history", database_names=("NORTH",))
+
+    def present(composition, syntax):
+        return exchange(association, z.PresentRequest(result_set_start_point=1, number_of_records_requested=2,
+                                                      record_composition=composition,
+                                                      preferred_record_syntax=syntax))
+
+    dc = present((("SOUTH", "marcxml"), ("north", "dc")), XML_OIDS[0])
+    assert dc.number_of_records_returned == 2
+    assert all(r.record.value.startswith(b"<srw_dc:dc ") for r in dc.records)
+    brief, full = (present((("NORTH", name),), USMARC_OID) for name in ("B", "F"))
+    assert len(brief.records[0].record.value) < len(full.records[0].record.value)
+    assert full.records[0].record.value == present("F", USMARC_OID).records[0].record.value
+    left_out = present((("SOUTH", "dc"),), XML_OIDS[0])
+    assert left_out.present_status == 5
+    assert (left_out.records.condition, left_out.records.addinfo) == (25, "NORTH")
+
+
 def test_records_that_cannot_be_given_in_a_syntax_get_a_surrogate_diagnostic(loaded):
     association = opened(loaded)
     search(association, "@attr 1=4 history", database_names=("NORTH",))

@@ -336,7 +336,9 @@ class Association:
 
     def _records(self, ids: list[int], elements, syntax: str | None, database: str):
         """Records in the asked syntax and element set, as many as the message size allows."""
-        element_set = elements if isinstance(elements, str) else "F"
+        element_set = _element_set_name(elements, database)
+        if element_set is None:
+            return z.DefaultDiagnostic(DIAG_ELEMENT_SET, database), 5
         schema = None
         if element_set.upper() not in ("F", "B"):
             schema = find_record_schema(element_set) if syntax in (None, *XML_OIDS) else None
@@ -462,6 +464,17 @@ class Association:
             reference_id=request.reference_id, delete_operation_status=0 if all_found else 1,
             delete_list_statuses=statuses if request.delete_function == 0 else None,
             number_not_deleted=None if all_found else sum(1 for found in existed.values() if not found))
+
+
+def _element_set_name(elements: z.ElementSetNames | None, database: str) -> str | None:
+    """The element set name asked for a database's records: the generic one; the one a
+    databaseSpecific list pairs with the database (database names ignore case, as in Search);
+    F (full) when none is asked. None: a databaseSpecific list without the database."""
+    if elements is None:
+        return "F"
+    if isinstance(elements, str):
+        return elements
+    return next((name for listed, name in elements if listed.lower() == database.lower()), None)
 
 
 def _proposes_utf8(other_info: Node | None) -> bool:
