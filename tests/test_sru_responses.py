@@ -11,8 +11,9 @@ from unishelf.sru.cql_query import CQLMapping
 from unishelf.sru.diagnostics import SRUDiagnostic
 from unishelf.sru.explain import zeerex
 from unishelf.marc.holdings import available_now
-from unishelf.sru.opac_xml import opac_record
-from unishelf.sru.record_schemas import SCHEMAS, record_schema
+from unishelf.marc.opac_xml import opac_record
+from unishelf.search.record_schemas import SCHEMAS
+from unishelf.sru.record_schemas import record_schema
 from unishelf.sru.settings import SRUSettings
 
 SCHEMA_DIR = DATA / "schemas"

@@ -9,6 +9,7 @@ from test_sru_responses import NS, VERSIONS, prefix, validate
 from unishelf.auth import Users
 from unishelf.marc.record import parse_iso2709
 from unishelf.sru import record_schemas
+from unishelf.sru import service as service_module
 from unishelf.sru.result_sets import ResultSetStore
 from unishelf.sru.service import SRUService
 from unishelf.sru.settings import SRUSettings
@@ -120,16 +121,16 @@ def test_unimarc_records_are_surrogate_diagnostics_where_the_schema_is_marc21(se
 
 
 def test_a_record_a_crosswalk_fails_on_is_a_surrogate_and_the_rest_still_come(service, monkeypatch):
-    real = record_schemas.RecordSchema.record
+    real = record_schemas.schema_record
     calls = []
 
-    def record(self, stored, reader):
+    def record(schema, stored, reader):
         calls.append(stored.id)
         if len(calls) == 2:
             raise RuntimeError("a crosswalk bug")
-        return real(self, stored, reader)
+        return real(schema, stored, reader)
 
-    monkeypatch.setattr(record_schemas.RecordSchema, "record", record)
+    monkeypatch.setattr(service_module, "schema_record", record)
     root = answer(service, query="dc.title = history", recordSchema="dc", maximumRecords=3, version="1.2")
     surrogates = [d.findtext("{*}uri") for d in root.iterfind(".//{*}recordData/{*}diagnostic")]
     assert surrogates == ["info:srw/diagnostic/1/63"] and len(list(root.iter("{*}record"))) == 3

@@ -12,7 +12,9 @@ from xml.sax.saxutils import escape, quoteattr
 
 import unishelf
 
-from .record_schemas import SCHEMAS, record_schema
+from unishelf.search.record_schemas import SCHEMAS
+
+from .record_schemas import record_schema
 from .settings import SRUSettings
 
 ZEEREX_NS = "http://explain.z3950.org/dtd/2.0/"

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from unishelf.search.record_schemas import RecordSchema
+
 from .diagnostics import SRUDiagnostic
-from .record_schemas import RecordSchema, record_schema
+from .record_schemas import record_schema
 from .settings import SRUSettings
 
 VERSIONS = ("1.1", "1.2", "2.0")

@@ -1,106 +1,30 @@
-"""The XML record schemas clients can ask for: marcxml, dc, mods and opac.
+"""SRU's side of the record schemas (`unishelf/search/record_schemas.py`): their diagnostics.
 
-SRU clients name one as recordSchema; Z39.50 clients as the element set name of the XML record
-syntax, as YAZ-based servers (Zebra, Koha's) offer them.
-
-A client names a schema by its short name or its identifier; responses always give the
-identifier. MARCXML (and the OPAC schema, which holds MARCXML) is offered for MARC 21 records
-only, as OAI-PMH does: UNIMARC in the MARC 21 slim schema would mislabel every tag, so such a
-record gets a surrogate diagnostic instead. Dublin Core and MODS read both syntaxes. MARCXML is
-the rendering the store keeps for OAI-PMH (`marc21`, made when the record was stored) where
-there is one, so most responses only copy stored text.
+An unknown recordSchema is diagnostic 66; a record its schema cannot carry (UNIMARC as MARCXML)
+is a surrogate diagnostic 67 in its place, and the other records still come.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
-from lxml import etree
-
-from unishelf.marc.dublin_core import dublin_core, srw_dc
-from unishelf.marc.marcxml import record_xml
-from unishelf.marc.mods import mods
-from unishelf.marc.record import parse_iso2709
 from unishelf.marc.store import Reader, StoredRecord
+from unishelf.search.record_schemas import RecordSchema, find_record_schema
 
 from .diagnostics import SRUDiagnostic
-from .opac_xml import opac_record
 
 DIAGNOSTIC_RECORD_SCHEMA = "info:srw/schema/1/diagnostics-v1.1"  # a surrogate diagnostic's recordSchema
+UNKNOWN_SCHEMA = 66
 NOT_IN_SCHEMA = 67
-STORED_MARCXML = "marc21"   # the name of the store's MARCXML rendering (unishelf/oaipmh/formats.py)
-MARCXML_LOCATION = "http://www.loc.gov/standards/marcxml/schema/MARC21slim.xsd"
-
-
-@dataclass(frozen=True)
-class RecordSchema:
-    name: str
-    identifier: str
-    title: str
-    location: str
-    syntaxes: tuple[str, ...]
-    render: Callable[[StoredRecord, Reader], str]
-    aliases: tuple[str, ...] = ()
-
-    def unavailable(self, stored: StoredRecord) -> str | None:
-        """Why the record cannot be given in this schema (its syntax cannot go there), or None."""
-        if stored.syntax not in self.syntaxes:
-            return f"{stored.syntax.upper()} record {stored.id} as {self.name}"
-        return None
-
-    def record(self, stored: StoredRecord, reader: Reader) -> str:
-        """The record as XML text in this schema; SRUDiagnostic 67 where its syntax cannot go."""
-        if reason := self.unavailable(stored):
-            raise SRUDiagnostic(NOT_IN_SCHEMA, reason)
-        return self.render(stored, reader)
-
-
-def _marcxml(stored: StoredRecord, reader: Reader) -> str:
-    rendered = reader.rendered(stored.id, STORED_MARCXML)
-    if rendered is not None:
-        return rendered.decode("utf-8")
-    return record_xml(parse_iso2709(stored.raw), schema_location=MARCXML_LOCATION)
-
-
-def _dc(stored: StoredRecord, reader: Reader) -> str:
-    return etree.tostring(srw_dc(dublin_core(parse_iso2709(stored.raw), stored.syntax)), encoding="unicode")
-
-
-def _mods(stored: StoredRecord, reader: Reader) -> str:
-    return etree.tostring(mods(parse_iso2709(stored.raw), stored.syntax), encoding="unicode")
-
-
-def _opac(stored: StoredRecord, reader: Reader) -> str:
-    return opac_record(_marcxml(stored, reader), reader.holdings(stored.id))
-
-
-SCHEMAS = (
-    RecordSchema("marcxml", "info:srw/schema/1/marcxml-v1.1", "MARC 21 XML (MARCXML)",
-                 MARCXML_LOCATION, ("marc21",), _marcxml,
-                 aliases=("marc21", "info:srw/schema/1/marcxml-v1.2", "http://www.loc.gov/MARC21/slim")),
-    RecordSchema("dc", "info:srw/schema/1/dc-v1.1", "Dublin Core",
-                 "http://www.loc.gov/standards/sru/resources/dc-schema.xsd", ("marc21", "unimarc"), _dc,
-                 aliases=("info:srw/schema/1/dc-schema",)),
-    RecordSchema("mods", "info:srw/schema/1/mods-v3.7", "MODS 3.7",
-                 "http://www.loc.gov/standards/mods/v3/mods-3-7.xsd", ("marc21", "unimarc"), _mods,
-                 aliases=("http://www.loc.gov/mods/v3",)),
-    # No identifier is registered for YAZ's OPAC XML; this is the one Kuali OLE's SRU uses.
-    RecordSchema("opac", "info:srw/schema/1/opacxml-v1.0", "MARCXML with holdings (YAZ OPAC XML)",
-                 "https://github.com/indexdata/yaz/blob/master/etc/opacxml.xsd", ("marc21",), _opac,
-                 aliases=("opacxml",)),
-)
-_BY_NAME = {key.lower(): schema for schema in SCHEMAS
-            for key in (schema.name, schema.identifier, *schema.aliases)}
-
-
-def find_record_schema(name: str) -> RecordSchema | None:
-    """The schema a short name, identifier or alias names (names ignore case)."""
-    return _BY_NAME.get(name.lower())
 
 
 def record_schema(name: str) -> RecordSchema:
     """The schema `name` names (see `find_record_schema`); else SRU diagnostic 66."""
     schema = find_record_schema(name)
     if schema is None:
-        raise SRUDiagnostic(66, name)
+        raise SRUDiagnostic(UNKNOWN_SCHEMA, name)
     return schema
+
+
+def schema_record(schema: RecordSchema, stored: StoredRecord, reader: Reader) -> str:
+    """The record as XML text in the schema; SRUDiagnostic 67 where its syntax cannot go."""
+    if reason := schema.unavailable(stored):
+        raise SRUDiagnostic(NOT_IN_SCHEMA, reason)
+    return schema.render(stored, reader)

@@ -23,6 +23,7 @@ from .cql_query import CQLMapping
 from .diagnostics import SRUDiagnostic
 from .explain import zeerex
 from .parameters import Request, parse_request
+from .record_schemas import schema_record
 from .result_sets import ResultSetStore
 from .settings import SRUSettings
 from .sort_keys import parse_sort_keys
@@ -133,7 +134,7 @@ class SRUService:
                 try:
                     if stored is None or stored.deleted:
                         raise SRUDiagnostic(65, str(record_id))
-                    data = schema.record(stored, reader)
+                    data = schema_record(schema, stored, reader)
                     out.append(responses.record_element(version, schema.identifier, data, escaping, position))
                 except SRUDiagnostic as diagnostic:
                     out.append(responses.surrogate_element(version, diagnostic, escaping, position))

@@ -21,7 +21,7 @@ from unishelf.marc.render import brief, sutrs
 from unishelf.search.bib1 import DIAGNOSTICS, Bib1Mapping
 from unishelf.search.session import Session
 from unishelf.search.tree import QueryError
-from unishelf.sru.record_schemas import RecordSchema, find_record_schema
+from unishelf.search.record_schemas import RecordSchema, find_record_schema
 from unishelf.z3950 import apdu as z
 from unishelf.z3950 import extended as es
 from unishelf.ber import (
