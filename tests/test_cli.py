@@ -91,6 +91,7 @@ def test_bad_queries_give_a_message_not_a_traceback(tmp_path, capsys):
     ("users: [{name: x, roles: [searcher]}]", "users[0].password_hash"),
     ("limits: {connections: -1}", "limits.connections"),
     ("load: {max_batch_size: 0}", "load.max_batch_size"),
+    ("load: {render_later: sometimes}", "load.render_later"),
     ("matching: {rules: [title]}", "matching.rules"),
     ("listen: [1, 2]", "listen"),
     ("{unclosed", "(file)"),

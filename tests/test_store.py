@@ -42,7 +42,7 @@ def prepare_chunk_here(catalog, raws, library, first_id):
     threshold = gc.get_threshold()
     try:
         loader._init_worker(catalog.catalogue, catalog.store)
-        return loader._prepare_chunk((raws, library, first_id))
+        return loader._prepare_chunk((raws, library, first_id, True))
     finally:
         gc.set_threshold(*threshold)
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from . import cli_history, cli_ill, cli_user
@@ -10,7 +11,7 @@ from .app import open_catalog
 from .config import ConfigError, load_config
 from .marc.catalogue import Catalogue
 from .marc.loader import Loader, print_progress
-from .marc.store import Store, StoreFormatError, compact, term_key
+from .marc.store import UNRENDERED_KEY, Store, StoreFormatError, compact, term_key
 from .marc.marcxml import collection_end, collection_start, record_xml
 from .marc.reading import FORMATS
 from .search.bib1 import DIAGNOSTICS
@@ -19,6 +20,7 @@ from .z3950.pqf import PQFError, parse_pqf
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEMO_DIR = REPO_ROOT / "data" / "demo"
+PRERENDER_BATCH = 2000   # records rendered a write transaction by `unishelf prerender`
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -76,6 +78,10 @@ def build_parser() -> argparse.ArgumentParser:
     compact = commands.add_parser("compact", help="rewrite the store without free pages (servers stopped)")
     compact.set_defaults(handler=cmd_compact)
 
+    prerender = commands.add_parser("prerender", help="make the renderings a load left for later (load.render_later)")
+    prerender.add_argument("--quiet", action="store_true", help="no progress line")
+    prerender.set_defaults(handler=cmd_prerender)
+
     search = commands.add_parser("search", help="search with a PQF query, e.g. '@attr 1=4 water'")
     search.add_argument("query")
     search.add_argument("--count", action="store_true", help="print the number of hits only")
@@ -109,7 +115,8 @@ def cmd_load(config, args) -> int:
         rejects = Path(args.rejects) if args.rejects else config.data_dir / "rejects.mrc"
         loader = Loader(catalog.store, catalog.catalogue, batch_size=config["load"]["batch_size"],
                         rejects_path=rejects, progress=None if args.quiet else print_progress,
-                        workers=config["load"]["workers"], max_batch_size=config["load"]["max_batch_size"])
+                        workers=config["load"]["workers"], max_batch_size=config["load"]["max_batch_size"],
+                        render_later=config["load"]["render_later"])
         for library, fmt, files in jobs:
             report = loader.load(files, fmt, library)
             if not args.quiet:
@@ -179,6 +186,27 @@ def cmd_stats(config, args) -> int:
         for code, count in held:
             print(f"library  {code.upper():<16} {count:>9,} records held")
         print(f"deleted (tombstones)      {deleted:>9,}")
+        return 0
+    finally:
+        catalog.close()
+
+
+def cmd_prerender(config, args) -> int:
+    """Render what loads left for later, a batch a transaction, while servers keep running."""
+    catalog = open_catalog(config)
+    try:
+        started, done = time.perf_counter(), 0
+        with catalog.store.reading() as reader:
+            left = len(reader.bitmap(UNRENDERED_KEY))
+        while left:
+            now_left = catalog.catalogue.render_pending(catalog.store, PRERENDER_BATCH)
+            done, left = done + max(left - now_left, 0), now_left
+            if not args.quiet:
+                print_progress(f"{done:>9,} records rendered  {done / (time.perf_counter() - started):8,.0f}/s  "
+                               f"{left:,} left")
+        if not args.quiet and done:
+            sys.stderr.write("\n")
+        print(f"{done:,} records rendered in {time.perf_counter() - started:.1f} s")
         return 0
     finally:
         catalog.close()

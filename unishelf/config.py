@@ -193,6 +193,8 @@ def _validate(data: dict, source):
             value = data[section][key]
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(source, f"{section}.{key}", f"{value!r} is not a positive whole number")
+    if not isinstance(data["load"]["render_later"], bool):
+        raise ConfigError(source, "load.render_later", f"{data['load']['render_later']!r} is not true or false")
     _validate_ill(data, codes, source)
     if data["cataloguing"]["on_duplicate"] not in ("attach", "refuse"):
         raise ConfigError(source, "cataloguing.on_duplicate", "must be attach or refuse")

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import marshal
 from dataclasses import dataclass
+from itertools import islice
 
 from . import normalize
 from .access_points import AccessPoints, isbn13, normalise_lccn, oclc_numbers, sort_title
 from .reading import ReadRecord
 from .rendered_codec import CODEC
 from .record import MarcRecord, parse_iso2709
-from .store import ALL_KEY, MAX_KEY_BYTES, SEP, StoredRecord, Writer, kind_key, term_key
+from .store import ALL_KEY, MAX_KEY_BYTES, SEP, UNRENDERED_KEY, StoredRecord, Writer, kind_key, term_key
 
 MATCH_RULES = ("control", "oclc", "lccn", "isbn", "issn")
 CJK_FIRST = "\u3040"  # no CJK character sorts before this: a cheap test before the regex
@@ -46,7 +47,9 @@ class Prepared:
     sortkeys: bytes | None = None
     terms: set[bytes] | None = None  # None: not made (see `_create`)
     in_chunk: bool = False   # its terms are in its loader chunk's postings, under `record_id`
-    rendered: dict[str, bytes] | None = None  # OAI-PMH metadata by format, made where the record is parsed
+    # OAI-PMH metadata by format, made where the record is parsed; None once complete: left for
+    # later (`render_pending`)
+    rendered: dict[str, bytes] | None = None
     record_id: int | None = None  # the id a loader set aside for it, should it be created
     # what a loader worker found it would replace: (record id, digest, its match keys)
     replacing: tuple[int, str, list[tuple[str, str]]] | None = None
@@ -221,7 +224,8 @@ class Catalogue:
         self.complete_many([prepared], [with_terms])
         return prepared
 
-    def complete_many(self, contributions: list[Prepared], with_terms: list[bool], postings=None):
+    def complete_many(self, contributions: list[Prepared], with_terms: list[bool], postings=None,
+                      render: bool = True):
         """`complete` each contribution, one step at a time over them all, so that each step's
         code and tables stay in the processor's caches: a load's workers, which complete 1,000
         records at a time, spent 3-4% less CPU on 100,000 LC records than record by record.
@@ -229,7 +233,10 @@ class Catalogue:
         With `postings` (a loader chunk's `ChunkPostings`), the terms go there as each record's
         are made, under its `record_id`, instead of onto the contribution: inverted while they
         are still in the processor's cache (a chunk of LC records: 1% faster than in a pass of
-        their own after all the records' terms are made)."""
+        their own after all the records' terms are made).
+
+        Without `render`, the renderings of bibliographic records are left for `render_pending`
+        (a loader's `render_later`)."""
         for prepared in contributions:
             if prepared.item.record is None:
                 prepared.item.record = parse_iso2709(prepared.item.raw)
@@ -247,7 +254,8 @@ class Catalogue:
                 prepared.in_chunk = True
         for prepared in contributions:
             item = prepared.item
-            prepared.rendered = self.render(item.record, item.syntax, item.kind)
+            later = not render and self.renderers and item.kind == "bib"
+            prepared.rendered = None if later else self.render(item.record, item.syntax, item.kind)
 
     def render(self, record: MarcRecord, syntax: str, kind: str) -> dict[str, bytes]:
         """The record's renderings by format, as the store keeps them (rendered_codec.py)."""
@@ -259,6 +267,33 @@ class Catalogue:
             if text is not None:
                 rendered[name] = CODEC.encode(name, text.encode("utf-8"))
         return rendered
+
+    def render_pending(self, store, limit: int) -> int:
+        """Render up to `limit` of the records a load left without their renderings (the
+        lowest ids first) and store them; return how many are left.
+
+        The records are rendered outside the write transaction, then stored in one; a record
+        changed meanwhile (another digest) stays left for the next call."""
+        with store.reading() as reader:
+            ids = list(islice(reader.bitmap(UNRENDERED_KEY), limit))
+            records = [reader.record(record_id) for record_id in ids]
+        rendered = {stored.id: (stored.digest, self.render(self.parse_stored(stored), stored.syntax, stored.kind))
+                    for stored in records if stored is not None and not stored.deleted}
+        with store.writing() as writer:
+            left = writer.bitmap(UNRENDERED_KEY)
+            for record_id in ids:
+                if record_id not in left:
+                    continue   # rendered, or replaced with renderings, by another writer meanwhile
+                stored = writer.record(record_id)
+                gone = stored is None or stored.deleted
+                if not gone and rendered.get(record_id, ("",))[0] != stored.digest:
+                    continue   # replaced meanwhile by a load that renders later: the next call's
+                writer.drop_rendered(record_id)   # (and its mark)
+                if not gone:
+                    writer.put_rendered(record_id, rendered[record_id][1])
+                left.discard(record_id)
+            writer.flush()
+        return len(left)
 
     # -- writing ------------------------------------------------------------------------------
     def add(self, writer: Writer, prepared: Prepared) -> Outcome:

@@ -80,7 +80,9 @@ class Loader:
 
     def __init__(self, store: Store, catalogue: Catalogue, batch_size: int = 20000,
                  rejects_path: Path | None = None, progress: Callable[[str], None] | None = None,
-                 workers: int = 0, max_batch_size: int | None = None):
+                 workers: int = 0, max_batch_size: int | None = None, render_later: bool = False):
+        """`render_later`: store records without their renderings (`Catalogue.render_pending`
+        makes them)."""
         self.store = store
         self.catalogue = catalogue
         self.batch_size = batch_size
@@ -88,6 +90,7 @@ class Loader:
         self.rejects_path = rejects_path
         self.progress = progress
         self.workers = workers
+        self.render_later = render_later
 
     @_collected_between_batches()
     def load(self, paths, fmt: str = "auto", library: str | None = None) -> LoadReport:
@@ -104,7 +107,8 @@ class Loader:
             for path in paths:
                 with self.store.writing() as writer:
                     first_id = writer.reserve_ids(counts[path])
-                for results, postings in prepare(_chunks(raw_records(path, fmt), library, first_id)):
+                chunks = _chunks(raw_records(path, fmt), library, first_id, not self.render_later)
+                for results, postings in prepare(chunks):
                     for result in results:
                         if isinstance(result, Rejected):
                             self._reject(report, str(path), result.position, result.reason, result.raw)
@@ -229,17 +233,18 @@ _worker_collects = False   # a worker process: collect garbage every COLLECT_EVE
 _worker_chunks = 0
 
 
-def _chunks(raws, library, first_id: int):
-    """Jobs for `_prepare_chunk`: records, their library, and the id set aside for the first."""
+def _chunks(raws, library, first_id: int, render: bool = True):
+    """Jobs for `_prepare_chunk`: records, their library, the id set aside for the first, and
+    whether to render them."""
     chunk = []
     for raw in raws:
         chunk.append(raw)
         if len(chunk) >= CHUNK_RECORDS:
-            yield chunk, library, first_id
+            yield chunk, library, first_id, render
             first_id += len(chunk)
             chunk = []
     if chunk:
-        yield chunk, library, first_id
+        yield chunk, library, first_id, render
 
 
 def _bounded_map(pool, jobs, window: Callable[[], int]):
@@ -285,7 +290,7 @@ def _prepare_chunk(job) -> tuple[list[Prepared | AlreadyStored | ReadRecord | Re
     new to the store is written as it comes.
     """
     global _worker_chunks
-    raws, library, first_id = job
+    raws, library, first_id, render = job
     if _worker_collects:
         _worker_chunks += 1
         if _worker_chunks % COLLECT_EVERY == 0:
@@ -325,7 +330,7 @@ def _prepare_chunk(job) -> tuple[list[Prepared | AlreadyStored | ReadRecord | Re
                 new.append(how is None)
         results.append(item)
     postings = ChunkPostings()
-    catalogue.complete_many(completing, with_terms=new, postings=postings)
+    catalogue.complete_many(completing, with_terms=new, postings=postings, render=render)
     for item in results:
         if isinstance(item, Prepared):
             item.item.record = None  # the writer needs only the bytes: far cheaper to send

@@ -60,6 +60,7 @@ ILL_ORDERS_INDEXED = b"ill_orders_indexed"   # every request's user is in the il
 SEP = "\x1f"
 ALL_KEY = b"\x00all"             # every live record
 KIND_PREFIX = "\x00kind" + SEP   # live records of a kind: bib, authority
+UNRENDERED_KEY = b"\x00unrendered"   # records a load left without their renderings (`Catalogue.render_pending`)
 MAX_KEY_BYTES = 480
 PAIR_WORDS_KEY = b"pair-words"   # in meta: the store's `AccessPoints.pair_words`, a word a line
 EVERY_PAIR = b"*"                # ... or this: every pair is indexed
@@ -658,14 +659,19 @@ class Writer(Reader):
         self.txn.delete(record_key(record_id), db=self.db["entries"])
         self.txn.delete(record_key(record_id), db=self.db["sortkeys"])
 
-    def put_rendered(self, record_id: int, rendered: dict[str, bytes]):
+    def put_rendered(self, record_id: int, rendered: dict[str, bytes] | None):
         """Renderings by format, as the store keeps them (`Catalogue.render` encodes them, in the
-        loader's worker processes)."""
+        loader's worker processes); None: they are left for later (`UNRENDERED_KEY`)."""
+        if rendered is None:
+            self.index(record_id, (UNRENDERED_KEY,), ())
+            return
         prefix = record_key(record_id)
         for name, data in rendered.items():
             self.txn.put(prefix + name.encode("ascii"), data, db=self.db["rendered"])
 
     def drop_rendered(self, record_id: int):
+        """Take a record's renderings out, and its mark of renderings left for later."""
+        self.index(record_id, (), (UNRENDERED_KEY,))
         cursor = self.txn.cursor(db=self.db["rendered"])
         prefix = record_key(record_id)
         if cursor.set_range(prefix):

@@ -1,0 +1,114 @@
+"""Loads that leave the renderings for later (`load.render_later`) and `unishelf prerender`.
+
+Until its renderings are made, a record is harvested as the provider renders it on the fly; once
+made, they are byte for byte what a load that renders at once stores."""
+from __future__ import annotations
+
+from lxml import etree
+
+from conftest import DATA, make_catalog
+from unishelf import cli
+from unishelf.marc.loader import Loader
+from unishelf.marc.reading import RawRecord, decode
+from unishelf.marc.record import Field, parse_iso2709, write_iso2709
+from unishelf.marc.store import ALL_KEY, UNRENDERED_KEY, record_key
+from unishelf.oaipmh.provider import Provider
+
+FILES = [(DATA / "marc21-utf8-sample.mrc", "NORTH", "auto"), (DATA / "marcxml-sample.xml", "WEST", "auto"),
+         (DATA / "unimarc-sample.mrc", "CENTRAL", "unimarc")]
+OAI = "{http://www.openarchives.org/OAI/2.0/}"
+
+
+def loaded(path, render_later: bool):
+    catalog = make_catalog(path)
+    loader = Loader(catalog.store, catalog.catalogue, batch_size=100, render_later=render_later)
+    for file, library, fmt in FILES:
+        loader.load([file], fmt, library)
+    return catalog
+
+
+def stored_renderings(catalog) -> dict[bytes, bytes]:
+    with catalog.store.reading() as reader:
+        with reader.txn.cursor(db=reader.db["rendered"]) as cursor:
+            return dict(cursor.iternext())
+
+
+def pending(catalog) -> set[int]:
+    with catalog.store.reading() as reader:
+        return set(reader.bitmap(UNRENDERED_KEY))
+
+
+def metadata(catalog, prefix: str) -> dict[str, bytes]:
+    """Each record's <metadata> in a full ListRecords harvest, by identifier."""
+    provider = Provider(catalog)
+    found, token = {}, None
+    while True:
+        arguments = {"resumptionToken": [token]} if token else {"metadataPrefix": [prefix]}
+        page = etree.fromstring(b"".join(provider.respond({"verb": ["ListRecords"], **arguments},
+                                                          "http://localhost/oai").chunks()))
+        for record in page.iter(f"{OAI}record"):
+            found[record.findtext(f".//{OAI}identifier")] = etree.tostring(record.find(f"{OAI}metadata"))
+        token = page.findtext(f".//{OAI}resumptionToken")
+        if not token:
+            return found
+
+
+def test_renderings_left_for_later_harvest_the_same_and_are_made_as_a_load_makes_them(tmp_path):
+    now, later = loaded(tmp_path / "now", False), loaded(tmp_path / "later", True)
+    with later.store.reading() as reader:
+        bibliographic = {i for i in reader.bitmap(ALL_KEY) if reader.record(i).kind == "bib"}
+    assert len(bibliographic) > 100 and pending(later) == bibliographic
+    assert stored_renderings(later) == {} and len(stored_renderings(now)) >= len(bibliographic)
+    for prefix in ("oai_dc", "marc21"):
+        assert metadata(later, prefix) == metadata(now, prefix)
+    left = [later.catalogue.render_pending(later.store, 50) for _ in range(len(bibliographic) // 50 + 1)]
+    assert left == sorted(left, reverse=True) and left[-1] == 0 and pending(later) == set()
+    assert stored_renderings(later) == stored_renderings(now)
+    now.close()
+    later.close()
+
+
+def test_a_record_changed_before_its_renderings_are_made(tmp_path):
+    """Deleted: no longer left. Replaced at once (a catalogue update): rendered then. Replaced by
+    another load that renders later: left, and rendered as it is now."""
+    catalog = loaded(tmp_path, True)
+    deleted, updated, reloaded = sorted(pending(catalog))[:3]
+    with catalog.store.writing() as writer:
+        catalog.catalogue.delete(writer, deleted)
+        stored = writer.record(updated)
+        record = parse_iso2709(stored.raw)
+        record.fields.append(Field("500", indicators="  ", subfields=[("a", "Revised.")]))
+        revised = decode(RawRecord("revised", write_iso2709(record), "iso2709"))
+        catalog.catalogue.replace(writer, stored, revised, "NORTH")
+        writer.flush()
+    with catalog.store.reading() as reader:
+        record = parse_iso2709(reader.record(reloaded).raw)
+    record.fields.append(Field("500", indicators="  ", subfields=[("a", "Revised again.")]))
+    (tmp_path / "revised.mrc").write_bytes(write_iso2709(record))
+    report = Loader(catalog.store, catalog.catalogue, render_later=True).load([tmp_path / "revised.mrc"], "auto", "NORTH")
+    assert report.counts["updated"] == 1
+    assert reloaded in pending(catalog) and not pending(catalog) & {deleted, updated}
+    with catalog.store.reading() as reader:
+        assert reader.rendered(updated, "oai_dc") is not None and reader.rendered(deleted, "oai_dc") is None
+    while catalog.catalogue.render_pending(catalog.store, 1000):
+        pass
+    with catalog.store.reading() as reader:
+        stored = reader.record(reloaded)
+        assert b"Revised again." in stored.raw and b"Revised again." in reader.rendered(reloaded, "oai_dc")
+        assert reader.rendered(reloaded, "oai_dc") == catalog.catalogue.render(
+            parse_iso2709(stored.raw), stored.syntax, stored.kind)["oai_dc"]
+        assert reader.txn.get(record_key(deleted) + b"oai_dc", db=reader.db["rendered"]) is None
+    catalog.close()
+
+
+def test_unishelf_prerender_makes_what_the_load_left(tmp_path, capsys):
+    config = tmp_path / "later.yaml"
+    config.write_text("load: {render_later: true}\n")
+    common = ["--config", str(config), "--data-dir", str(tmp_path / "data")]
+    assert cli.main([*common, "load", "--quiet", "--library", "NORTH", str(DATA / "marc21-utf8-sample.mrc")]) == 0
+    capsys.readouterr()
+    assert cli.main([*common, "prerender", "--quiet"]) == 0
+    rendered = int(capsys.readouterr().out.split(" records rendered")[0].replace(",", ""))
+    assert rendered > 100
+    assert cli.main([*common, "prerender", "--quiet"]) == 0
+    assert capsys.readouterr().out.startswith("0 records rendered")
