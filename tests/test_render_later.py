@@ -6,12 +6,14 @@ from __future__ import annotations
 
 from lxml import etree
 
-from conftest import DATA, make_catalog
+import time
+
+from conftest import DATA, make_catalog, serving
 from unishelf import cli
 from unishelf.marc.loader import Loader
 from unishelf.marc.reading import RawRecord, decode
 from unishelf.marc.record import Field, parse_iso2709, write_iso2709
-from unishelf.marc.store import ALL_KEY, UNRENDERED_KEY, record_key
+from unishelf.marc.store import ALL_KEY, UNRENDERED_KEY, Store, record_key
 from unishelf.oaipmh.provider import Provider
 
 FILES = [(DATA / "marc21-utf8-sample.mrc", "NORTH", "auto"), (DATA / "marcxml-sample.xml", "WEST", "auto"),
@@ -112,3 +114,24 @@ def test_unishelf_prerender_makes_what_the_load_left(tmp_path, capsys):
     assert rendered > 100
     assert cli.main([*common, "prerender", "--quiet"]) == 0
     assert capsys.readouterr().out.startswith("0 records rendered")
+
+
+def test_unishelf_serve_makes_in_the_background_what_a_load_left(tmp_path):
+    config = tmp_path / "later.yaml"
+    config.write_text("load: {render_later: true}\n")
+    data = tmp_path / "data"
+    assert cli.main(["--config", str(config), "--data-dir", str(data), "load", "--quiet", "--library", "NORTH",
+                     str(DATA / "marc21-utf8-sample.mrc")]) == 0
+    with serving(data, config):
+        store = Store(data / "store", readonly=True)
+        with store.reading() as reader:
+            left = len(reader.bitmap(UNRENDERED_KEY))
+        deadline = time.monotonic() + 60
+        while left and time.monotonic() < deadline:
+            time.sleep(0.2)
+            with store.reading() as reader:
+                left = len(reader.bitmap(UNRENDERED_KEY))
+        with store.reading() as reader:
+            rendered = [reader.rendered(i, "oai_dc") for i in reader.bitmap(ALL_KEY)]
+        store.close()
+    assert left == 0 and len(rendered) > 100 and all(rendered)

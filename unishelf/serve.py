@@ -3,8 +3,8 @@
 The daemons that answer requests from the store (Z39.50, and HTTP for OAI-PMH and SRU) listen
 here; `listen.workers - 1` more processes (unishelf.worker) accept on the same sockets, so every
 core serves. Daemons that keep state moving on their own (ISO ILL: its outbox and timers) must
-run once, so they run in this process only, as Twisted services (MAIN_DAEMONS); so does the FTP
-drop for ILL copies, with its purge.
+run once, so they run in this process only, as Twisted services (MAIN_DAEMONS); so do the FTP
+drop for ILL copies, with its purge, and the making of renderings loads left for later.
 """
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from twisted.internet import protocol, reactor
 
-from . import http
+from . import http, prerenderer
 from .app import open_catalog
 from .config import Config
 from .ill_iso import daemon as ill_daemon
@@ -27,7 +27,8 @@ from .z3950 import server as z3950_server
 # name -> function(catalog) that makes the daemon's Twisted factory (or twisted.web Site)
 SHARED_DAEMONS: dict = {"z3950": z3950_server.factory_from_config, "http": http.site}
 # name -> function(catalog) that makes a Twisted service with a `description`, run in this process only
-MAIN_DAEMONS: dict = {"ill": ill_daemon.service_from_config, "ill-delivery": ftp_drop.service_from_config}
+MAIN_DAEMONS: dict = {"ill": ill_daemon.service_from_config, "ill-delivery": ftp_drop.service_from_config,
+                      "prerender": prerenderer.service_from_config}
 DESCRIPTIONS = {"z3950": "Z39.50 on {host}:{port}",
                 "http": "HTTP on {host}:{port}: OAI-PMH at /oai, SRU at /sru/<database>, ILL copies at /ill/files"}
 
