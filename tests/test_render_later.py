@@ -5,6 +5,7 @@ made, they are byte for byte what a load that renders at once stores."""
 from __future__ import annotations
 
 from lxml import etree
+from twisted.internet.task import Clock
 
 import time
 
@@ -15,6 +16,7 @@ from unishelf.marc.reading import RawRecord, decode
 from unishelf.marc.record import Field, parse_iso2709, write_iso2709
 from unishelf.marc.store import ALL_KEY, UNRENDERED_KEY, Store, record_key
 from unishelf.oaipmh.provider import Provider
+from unishelf.prerenderer import CHECK_SECONDS, QUICK_LOOK_SECONDS, PrerenderService
 
 FILES = [(DATA / "marc21-utf8-sample.mrc", "NORTH", "auto"), (DATA / "marcxml-sample.xml", "WEST", "auto"),
          (DATA / "unimarc-sample.mrc", "CENTRAL", "unimarc")]
@@ -135,3 +137,37 @@ def test_unishelf_serve_makes_in_the_background_what_a_load_left(tmp_path):
             rendered = [reader.rendered(i, "oai_dc") for i in reader.bitmap(ALL_KEY)]
         store.close()
     assert left == 0 and len(rendered) > 100 and all(rendered)
+
+
+class ProcessClock(Clock):
+    """A clock that records the processes it is asked to spawn, and signals sent to them."""
+
+    def __init__(self):
+        super().__init__()
+        self.spawned, self.signals = [], []
+
+    def spawnProcess(self, process, executable, args, env, childFDs):
+        process.transport = self
+        self.spawned.append(args)
+
+    def signalProcess(self, name):
+        self.signals.append(name)
+
+
+def test_the_background_renderer_waits_until_no_load_is_marking_more(tmp_path):
+    """It runs `unishelf prerender` once the marked records stop growing, one child at a time,
+    and stops it with the server."""
+    catalog = loaded(tmp_path, True)
+    clock = ProcessClock()
+    renderer = PrerenderService(catalog, clock)
+    renderer.startService()
+    Loader(catalog.store, catalog.catalogue, render_later=True).load([DATA / "cjk-sample.mrc"], "auto", "EAST")
+    clock.advance(QUICK_LOOK_SECONDS)
+    assert clock.spawned == []   # more were marked since the first look
+    clock.advance(CHECK_SECONDS)
+    assert len(clock.spawned) == 1 and clock.spawned[0][-2:] == ["prerender", "--quiet"]
+    clock.advance(CHECK_SECONDS)
+    assert len(clock.spawned) == 1   # its child is at it
+    renderer.stopService()
+    assert clock.signals == ["TERM"]
+    catalog.close()

@@ -1,9 +1,10 @@
 """Renderings a load left for later (`load.render_later`), made in the background by `unishelf serve`.
 
 Every `CHECK_SECONDS` the main serving process looks whether the store has records marked
-unrendered; if so, and its child is not at it already, it runs `unishelf prerender`, which
-renders a batch a write transaction and exits when none are left, at a loader worker's lower
-priority so that serving goes first. Until then the OAI provider renders those records on the
+unrendered. Once as many are marked as at the look before (no load is adding to them, whose
+workers the renderer would slow), and unless its child is at it already, it runs `unishelf
+prerender`, which renders a batch a write transaction and exits when none are left, at a loader
+worker's lower priority so that serving goes first. Until then the OAI provider renders those records on the
 fly: nothing is wrong meanwhile, only slower (a harvest's server CPU a record is about 70 µs
 instead of 3-6).
 """
@@ -21,6 +22,7 @@ from .marc.loader import WORKER_NICENESS
 from .marc.store import UNRENDERED_KEY
 
 CHECK_SECONDS = 30
+QUICK_LOOK_SECONDS = 2   # the second look after the start
 log = logging.getLogger("unishelf.prerender")
 
 
@@ -43,12 +45,14 @@ class PrerenderService(service.Service):
         self.reactor = reactor
         self.child: _Child | None = None
         self.loop: task.LoopingCall | None = None
+        self.marked_before: int | None = None   # records marked at the look before
 
     def startService(self):
         super().startService()
         self.loop = task.LoopingCall(self.check)
         self.loop.clock = self.reactor
         self.loop.start(CHECK_SECONDS, now=True)
+        self.reactor.callLater(QUICK_LOOK_SECONDS, self.check)   # what a load left before the start: soon
 
     def stopService(self):
         super().stopService()
@@ -61,12 +65,14 @@ class PrerenderService(service.Service):
                 pass
 
     def check(self):
-        """Run `unishelf prerender` if records are left unrendered and it is not running."""
+        """Run `unishelf prerender` if records are left unrendered, no load is marking more, and
+        it is not running already."""
         if self.child is not None:
             return
         with self.catalog.store.reading() as reader:
             left = len(reader.bitmap(UNRENDERED_KEY))
-        if not left:
+        settled, self.marked_before = left == self.marked_before, left
+        if not left or not settled:
             return
         log.info("rendering %d records a load left for later", left)
         config = self.catalog.config
