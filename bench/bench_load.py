@@ -5,7 +5,10 @@
 Prints records per second, wall and CPU seconds, peak memory and size on disk for both, and the
 ratios; for unishelf also the writer process's own CPU and the bytes it wrote, apart from its
 workers'. unishelf runs as its own `unishelf load` process (with its worker processes), measured
-from outside like zebraidx, so both figures mean the same thing. Not a test: no assertions.
+from outside like zebraidx, so both figures mean the same thing. A load leaves the renderings kept
+for harvests for later (`load.render_later`), as zebraidx renders nothing; after each load,
+`unishelf prerender` makes them, measured apart, so the store's size is that of a settled store.
+Not a test: no assertions.
 
 Then, unless --no-reloads, what a union catalogue does most after its first load: a second
 library loads its copies of the same records (its own 001 and a local note, the same ISBNs and
@@ -89,8 +92,10 @@ def own_usage(pid: int) -> tuple[float, int]:
 
 
 def load_unishelf(records: Path, data_dir: Path) -> dict:
-    """The first load, measured (`run_load`), with the store's size before and after compacting."""
+    """The first load, measured (`run_load`), then the renderings it left for later
+    (`run_prerender`), with the store's size before and after compacting."""
     figures = run_load(records, data_dir, "LC")
+    figures["prerender"] = run_prerender(data_dir)
     stats = subprocess.run(unishelf(data_dir, "stats"), capture_output=True, text=True).stdout.splitlines()[0]
     loaded_bytes = tree_bytes(data_dir / "store")
     subprocess.run(unishelf(data_dir, "compact"), check=True, capture_output=True)
@@ -119,6 +124,24 @@ def run_load(records: Path, data_dir: Path, library: str) -> dict:
     return {"wall_s": wall, "cpu_s": cpu, "peak_rss_bytes": after.ru_maxrss * 1024,
             "peak_anonymous_bytes": peak_anonymous, "writer_cpu_s": writer[0], "writer_written_bytes": writer[1],
             "summary": output.strip().splitlines()[0]}
+
+
+def run_prerender(data_dir: Path) -> dict:
+    """`unishelf prerender`, measured from outside: the renderings a load left for later
+    (`load.render_later`), which a running server makes in the background."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    output = subprocess.run(unishelf(data_dir, "prerender", "--quiet"), check=True, capture_output=True,
+                            text=True).stdout.strip()
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"wall_s": wall, "cpu_s": (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime),
+            "summary": output}
+
+
+def print_prerender(figures: dict):
+    print(f"unishelf: then `unishelf prerender`: wall {figures['wall_s']:.1f} s, cpu {figures['cpu_s']:.1f} s: "
+          f"{figures['summary']}", flush=True)
 
 
 def another_librarys_copy(record):
@@ -186,6 +209,7 @@ def reload(records: Path, data_dir: Path, zebra_dir: Path | None, count: int, lo
               f"cpu {ours['cpu_s']:.1f} s (the writer {ours['writer_cpu_s']:.1f} s, "
               f"{ours['writer_written_bytes'] / 2**30:.1f} GiB written; "
               f"private {ours['peak_anonymous_bytes'] / 2**20:,.0f} MiB): {ours['summary']}", flush=True)
+        print_prerender(run_prerender(data_dir))
         if zebra_dir and zebra_too:
             theirs = zebra_side.update(changed, zebra_dir, count)
             print(f"   zebra: {what}: {count / theirs['wall_s']:,.0f} records/s, "
@@ -224,6 +248,7 @@ def main() -> int:
           f"record), its workers {workers_cpu:.1f} s ({workers_cpu / count * 1000:.2f} ms); "
           f"the writer wrote {ours['writer_written_bytes'] / 2**30:.1f} GiB to disk")
     report("unishelf", count, ours)
+    print_prerender(ours["prerender"])
 
     theirs = None
     if not args.no_zebra:
