@@ -170,4 +170,9 @@ def test_the_background_renderer_waits_until_no_load_is_marking_more(tmp_path):
     assert len(clock.spawned) == 1   # its child is at it
     renderer.stopService()
     assert clock.signals == ["TERM"]
+    stopped_at_once = PrerenderService(catalog, clock)
+    stopped_at_once.startService()
+    stopped_at_once.stopService()
+    clock.advance(CHECK_SECONDS)
+    assert len(clock.spawned) == 1
     catalog.close()

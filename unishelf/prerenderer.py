@@ -4,9 +4,9 @@ Every `CHECK_SECONDS` the main serving process looks whether the store has recor
 unrendered. Once as many are marked as at the look before (no load is adding to them, whose
 workers the renderer would slow), and unless its child is at it already, it runs `unishelf
 prerender`, which renders a batch a write transaction and exits when none are left, at a loader
-worker's lower priority so that serving goes first. Until then the OAI provider renders those records on the
-fly: nothing is wrong meanwhile, only slower (a harvest's server CPU a record is about 70 µs
-instead of 3-6).
+worker's lower priority so that serving goes first. Until then the OAI provider renders those
+records on the fly: nothing is wrong meanwhile, only slower (a harvest's server CPU a record is
+about 70 µs instead of 3-6).
 """
 from __future__ import annotations
 
@@ -45,6 +45,7 @@ class PrerenderService(service.Service):
         self.reactor = reactor
         self.child: _Child | None = None
         self.loop: task.LoopingCall | None = None
+        self.quick_look = None   # the second look's delayed call
         self.marked_before: int | None = None   # records marked at the look before
 
     def startService(self):
@@ -52,12 +53,14 @@ class PrerenderService(service.Service):
         self.loop = task.LoopingCall(self.check)
         self.loop.clock = self.reactor
         self.loop.start(CHECK_SECONDS, now=True)
-        self.reactor.callLater(QUICK_LOOK_SECONDS, self.check)   # what a load left before the start: soon
+        self.quick_look = self.reactor.callLater(QUICK_LOOK_SECONDS, self.check)   # what a load left before the start
 
     def stopService(self):
         super().stopService()
         if self.loop is not None and self.loop.running:
             self.loop.stop()
+        if self.quick_look is not None and self.quick_look.active():
+            self.quick_look.cancel()
         if self.child is not None:
             try:
                 self.child.transport.signalProcess("TERM")   # a batch not committed is simply not stored

@@ -7,13 +7,14 @@ same holdings over both protocols.
 """
 from __future__ import annotations
 
-
 from unishelf.marc.holdings import available_now
 from unishelf.marc.reading import xml_escaped
 
 # opacxml.xsd's <holding> children that a store's holdings item fills, in the schema's order.
 HOLDING_ELEMENTS = (("library", "nucCode"), ("location", "localLocation"), ("call_number", "callNumber"),
                     ("note", "publicNote"))
+
+
 def _holding(library: str, item: dict) -> str:
     values = {"library": library, **item}
     parts = [f"<{element}>{xml_escaped(values[key])}</{element}>" for key, element in HOLDING_ELEMENTS if values.get(key)]
