@@ -36,7 +36,7 @@ class _Child(protocol.ProcessProtocol):
 
 class PrerenderService(service.Service):
     name = "prerender"
-    description = f"renderings left by loads made in the background (looked for every {CHECK_SECONDS} s)"
+    description = f"renderings that loads leave for later made in the background (a look every {CHECK_SECONDS} s)"
 
     def __init__(self, catalog, reactor=None):
         if reactor is None:
