@@ -199,8 +199,8 @@ def cmd_prerender(config, args) -> int:
         with catalog.store.reading() as reader:
             left = len(reader.bitmap(UNRENDERED_KEY))
         while left:
-            now_left = catalog.catalogue.render_pending(catalog.store, PRERENDER_BATCH)
-            done, left = done + max(left - now_left, 0), now_left
+            rendered, left = catalog.catalogue.render_pending(catalog.store, PRERENDER_BATCH)
+            done += rendered
             if not args.quiet:
                 print_progress(f"{done:>9,} records rendered  {done / (time.perf_counter() - started):8,.0f}/s  "
                                f"{left:,} left")

@@ -268,9 +268,10 @@ class Catalogue:
                 rendered[name] = CODEC.encode(name, text.encode("utf-8"))
         return rendered
 
-    def render_pending(self, store, limit: int) -> int:
+    def render_pending(self, store, limit: int) -> tuple[int, int]:
         """Render up to `limit` of the records a load left without their renderings (the
-        lowest ids first) and store them; return how many are left.
+        lowest ids first) and store them; return how many it took off the list, and how many
+        are left on it.
 
         The records are rendered outside the write transaction, then stored in one; a record
         changed meanwhile (another digest) stays left for the next call."""
@@ -281,6 +282,7 @@ class Catalogue:
                     for stored in records if stored is not None and not stored.deleted}
         with store.writing() as writer:
             left = writer.bitmap(UNRENDERED_KEY)
+            done = len(left)
             for record_id in ids:
                 if record_id not in left:
                     continue   # rendered, or replaced with renderings, by another writer meanwhile
@@ -293,7 +295,7 @@ class Catalogue:
                     writer.put_rendered(record_id, rendered[record_id][1])
                 left.discard(record_id)
             writer.flush()
-        return len(left)
+        return done - len(left), len(left)
 
     # -- writing ------------------------------------------------------------------------------
     def add(self, writer: Writer, prepared: Prepared) -> Outcome:
