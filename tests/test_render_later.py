@@ -106,6 +106,27 @@ def test_a_record_changed_before_its_renderings_are_made(tmp_path):
     catalog.close()
 
 
+def test_a_record_a_renderer_fails_on_does_not_hold_up_the_rest(tmp_path, caplog):
+    catalog = loaded(tmp_path, True)
+    failing = min(pending(catalog))
+    render_dc = catalog.catalogue.renderers["oai_dc"]
+
+    def oai_dc(record, syntax):
+        if record.control("001") == failing_control:
+            raise ValueError("a crosswalk bug")
+        return render_dc(record, syntax)
+
+    with catalog.store.reading() as reader:
+        failing_control = parse_iso2709(reader.record(failing).raw).control("001")
+    catalog.catalogue.renderers["oai_dc"] = oai_dc
+    done, left = catalog.catalogue.render_pending(catalog.store, 10)
+    assert (done, left) == (10, len(pending(catalog))) and failing not in pending(catalog)
+    assert f"record {failing}: rendering for harvests failed" in caplog.text
+    with catalog.store.reading() as reader:
+        assert reader.rendered(failing, "oai_dc") is None and reader.rendered(failing + 1, "oai_dc") is not None
+    catalog.close()
+
+
 def test_unishelf_prerender_makes_what_the_load_left(tmp_path, capsys):
     config = tmp_path / "later.yaml"
     config.write_text("load: {render_later: true}\n")

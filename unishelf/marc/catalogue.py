@@ -9,6 +9,7 @@ change log in the caller's write transaction.
 """
 from __future__ import annotations
 
+import logging
 import marshal
 from dataclasses import dataclass
 from itertools import islice
@@ -21,6 +22,7 @@ from .record import MarcRecord, parse_iso2709
 from .store import ALL_KEY, MAX_KEY_BYTES, SEP, UNRENDERED_KEY, StoredRecord, Writer, kind_key, term_key
 
 MATCH_RULES = ("control", "oclc", "lccn", "isbn", "issn")
+log = logging.getLogger("unishelf.catalogue")
 CJK_FIRST = "\u3040"  # no CJK character sorts before this: a cheap test before the regex
 SHORT_TERM = 100      # characters: a postings key this short always fits LMDB's key size
 
@@ -274,12 +276,22 @@ class Catalogue:
         are left on it.
 
         The records are rendered outside the write transaction, then stored in one; a record
-        changed meanwhile (another digest) stays left for the next call."""
+        changed meanwhile (another digest) stays left for the next call. A record a renderer
+        fails on is logged and taken off the list without renderings (a harvest renders it as
+        it goes), so that one record cannot hold up the rest for good."""
         with store.reading() as reader:
             ids = list(islice(reader.bitmap(UNRENDERED_KEY), limit))
             records = [reader.record(record_id) for record_id in ids]
-        rendered = {stored.id: (stored.digest, self.render(self.parse_stored(stored), stored.syntax, stored.kind))
-                    for stored in records if stored is not None and not stored.deleted}
+        rendered = {}
+        for stored in records:
+            if stored is None or stored.deleted:
+                continue
+            try:
+                renderings = self.render(self.parse_stored(stored), stored.syntax, stored.kind)
+            except Exception:
+                log.exception("record %d: rendering for harvests failed; left to render as harvested", stored.id)
+                renderings = {}
+            rendered[stored.id] = stored.digest, renderings
         with store.writing() as writer:
             left = writer.bitmap(UNRENDERED_KEY)
             done = len(left)
