@@ -93,7 +93,8 @@ def own_usage(pid: int) -> tuple[float, int]:
 
 def load_unishelf(records: Path, data_dir: Path) -> dict:
     """The first load, measured (`run_load`), then the renderings it left for later
-    (`run_prerender`), with the store's size before and after compacting."""
+    (`run_prerender`), with the store's size before and after compacting. A store kept for the
+    other benchmarks (`unishelf_side.store`) is thus a settled one."""
     figures = run_load(records, data_dir, "LC")
     figures["prerender"] = run_prerender(data_dir)
     stats = subprocess.run(unishelf(data_dir, "stats"), capture_output=True, text=True).stdout.splitlines()[0]

@@ -35,9 +35,6 @@ def store(records: int) -> Path:
     partial = data_dir.with_name(data_dir.name + ".partial")   # an interrupted load is never taken for a store
     subprocess.run([sys.executable, str(BENCH / "bench_load.py"), "--records", str(records), "--no-zebra",
                     "--no-reloads", "--keep", str(partial)], check=True)
-    # the renderings the load left for later, made now: the benchmarks measure a settled server
-    subprocess.run([sys.executable, "-m", "unishelf.cli", "--data-dir", str(partial), "prerender", "--quiet"],
-                   check=True)
     shutil.rmtree(data_dir, ignore_errors=True)
     partial.rename(data_dir)
     return data_dir
