@@ -1,13 +1,14 @@
-"""Loads that leave the renderings for later (`load.render_later`) and `unishelf prerender`.
+"""Loads that leave the renderings for later (`load.render_later`), `unishelf prerender`, and
+the server's background renderer (`unishelf/prerenderer.py`).
 
 Until its renderings are made, a record is harvested as the provider renders it on the fly; once
 made, they are byte for byte what a load that renders at once stores."""
 from __future__ import annotations
 
+import time
+
 from lxml import etree
 from twisted.internet.task import Clock
-
-import time
 
 from conftest import DATA, make_catalog, serving
 from unishelf import cli
