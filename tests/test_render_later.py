@@ -12,7 +12,7 @@ from twisted.internet.task import Clock
 
 from conftest import DATA, make_catalog, serving
 from unishelf import cli
-from unishelf.marc.loader import Loader
+from unishelf.marc.loader import Loader, renderers
 from unishelf.marc.reading import RawRecord, decode
 from unishelf.marc.record import Field, parse_iso2709, write_iso2709
 from unishelf.marc.store import ALL_KEY, UNRENDERED_KEY, Store, record_key
@@ -72,6 +72,18 @@ def test_renderings_left_for_later_harvest_the_same_and_are_made_as_a_load_makes
     assert stored_renderings(later) == stored_renderings(now)
     now.close()
     later.close()
+
+
+def test_renderings_made_in_worker_processes_are_those_made_here(tmp_path):
+    here, there = loaded(tmp_path / "here", True), loaded(tmp_path / "there", True)
+    while here.catalogue.render_pending(here.store, 40)[1]:
+        pass
+    with renderers(there.catalogue, there.store, 2) as render_ids:
+        while there.catalogue.render_pending(there.store, 40, render_ids)[1]:
+            pass
+    assert pending(there) == set() and stored_renderings(there) == stored_renderings(here) != {}
+    here.close()
+    there.close()
 
 
 def test_a_record_changed_before_its_renderings_are_made(tmp_path):

@@ -10,7 +10,7 @@ from . import cli_history, cli_ill, cli_user
 from .app import open_catalog
 from .config import ConfigError, load_config
 from .marc.catalogue import Catalogue
-from .marc.loader import Loader, print_progress
+from .marc.loader import Loader, print_progress, renderers
 from .marc.store import UNRENDERED_KEY, Store, StoreFormatError, compact, term_key
 from .marc.marcxml import collection_end, collection_start, record_xml
 from .marc.reading import FORMATS
@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     prerender = commands.add_parser("prerender", help="make the renderings a load left for later (load.render_later)")
     prerender.add_argument("--quiet", action="store_true", help="no progress line")
+    prerender.add_argument("--workers", type=int, help="processes rendering (default load.workers)")
     prerender.set_defaults(handler=cmd_prerender)
 
     search = commands.add_parser("search", help="search with a PQF query, e.g. '@attr 1=4 water'")
@@ -192,18 +193,21 @@ def cmd_stats(config, args) -> int:
 
 
 def cmd_prerender(config, args) -> int:
-    """Render what loads left for later, a batch a transaction, while servers keep running."""
+    """Render what loads left for later, a batch a transaction, while servers keep running: in
+    `load.workers` processes (`--workers`), unless fewer than a batch are left."""
     catalog = open_catalog(config)
+    workers = config["load"]["workers"] if args.workers is None else args.workers
     try:
         started, done = time.perf_counter(), 0
         with catalog.store.reading() as reader:
             left = len(reader.bitmap(UNRENDERED_KEY))
-        while left:
-            rendered, left = catalog.catalogue.render_pending(catalog.store, PRERENDER_BATCH)
-            done += rendered
-            if not args.quiet:
-                print_progress(f"{done:>9,} records rendered  {done / (time.perf_counter() - started):8,.0f}/s  "
-                               f"{left:,} left")
+        with renderers(catalog.catalogue, catalog.store, workers if left >= PRERENDER_BATCH else 0) as render_ids:
+            while left:
+                rendered, left = catalog.catalogue.render_pending(catalog.store, PRERENDER_BATCH, render_ids)
+                done += rendered
+                if not args.quiet:
+                    print_progress(f"{done:>9,} records rendered  {done / (time.perf_counter() - started):8,.0f}/s  "
+                                   f"{left:,} left")
         if not args.quiet and done:
             sys.stderr.write("\n")
         print(f"{done:,} records rendered in {time.perf_counter() - started:.1f} s")

@@ -270,28 +270,17 @@ class Catalogue:
                 rendered[name] = CODEC.encode(name, text.encode("utf-8"))
         return rendered
 
-    def render_pending(self, store, limit: int) -> tuple[int, int]:
+    def render_pending(self, store, limit: int, render_ids=None) -> tuple[int, int]:
         """Render up to `limit` of the records a load left without their renderings (the
         lowest ids first) and store them; return how many it took off the list, and how many
-        are left on it.
+        are left on it. `render_ids`: ids -> `renderings_of` them, made elsewhere (the
+        loader's worker processes: `loader.renderers`); by default, here.
 
         The records are rendered outside the write transaction, then stored in one; a record
-        changed meanwhile (another digest) stays left for the next call. A record a renderer
-        fails on is logged and taken off the list without renderings (a harvest renders it as
-        it goes), so that one record cannot hold up the rest for good."""
+        changed meanwhile (another digest) stays left for the next call."""
         with store.reading() as reader:
             ids = list(islice(reader.bitmap(UNRENDERED_KEY), limit))
-            records = [reader.record(record_id) for record_id in ids]
-        rendered = {}
-        for stored in records:
-            if stored is None or stored.deleted:
-                continue
-            try:
-                renderings = self.render(self.parse_stored(stored), stored.syntax, stored.kind)
-            except Exception:
-                log.exception("record %d: rendering for harvests failed; left to render as harvested", stored.id)
-                renderings = {}
-            rendered[stored.id] = stored.digest, renderings
+        rendered = render_ids(ids) if render_ids else self.renderings_of(store, ids)
         with store.writing() as writer:
             left = writer.bitmap(UNRENDERED_KEY)
             done = len(left)
@@ -308,6 +297,24 @@ class Catalogue:
                 left.discard(record_id)
             writer.flush()
         return done - len(left), len(left)
+
+    def renderings_of(self, store, ids: list[int]) -> dict[int, tuple[str, dict[str, bytes]]]:
+        """Record id -> (its digest, its renderings) for the live records of `ids`. A record a
+        renderer fails on is logged and gets none (a harvest renders it as it goes), so that one
+        record cannot hold up the rest for good."""
+        with store.reading() as reader:
+            records = [reader.record(record_id) for record_id in ids]
+        rendered = {}
+        for stored in records:
+            if stored is None or stored.deleted:
+                continue
+            try:
+                renderings = self.render(self.parse_stored(stored), stored.syntax, stored.kind)
+            except Exception:
+                log.exception("record %d: rendering for harvests failed; left to render as harvested", stored.id)
+                renderings = {}
+            rendered[stored.id] = stored.digest, renderings
+        return rendered
 
     # -- writing ------------------------------------------------------------------------------
     def add(self, writer: Writer, prepared: Prepared) -> Outcome:

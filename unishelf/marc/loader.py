@@ -247,6 +247,33 @@ def _chunks(raws, library, first_id: int, render: bool = True):
         yield chunk, library, first_id, render
 
 
+@contextmanager
+def renderers(catalogue: Catalogue, store: Store, workers: int):
+    """A function from record ids to their renderings (`Catalogue.renderings_of`) made in
+    `workers` processes like a load's, for `Catalogue.render_pending`; None: made in this one."""
+    if workers <= 1:
+        yield None
+        return
+    context = multiprocessing.get_context("spawn")   # as in Loader._preparer
+    with context.Pool(workers, _init_worker, (catalogue, (str(store.path), store.env.info()["map_size"]))) as pool:
+        def render_ids(ids: list[int]) -> dict:
+            rendered = {}
+            for part in pool.map(_renderings_of, [ids[start::workers] for start in range(workers)]):
+                rendered.update(part)
+            return rendered
+        yield render_ids
+
+
+def _renderings_of(ids: list[int]) -> dict:
+    """`Catalogue.renderings_of` in a worker process, which collects garbage every
+    `COLLECT_EVERY` calls as it does every so many chunks (see _init_worker)."""
+    global _worker_chunks
+    _worker_chunks += 1
+    if _worker_chunks % COLLECT_EVERY == 0:
+        gc.collect()
+    return _worker_catalogue.renderings_of(_worker_store, ids)
+
+
 def _bounded_map(pool, jobs, window: Callable[[], int]):
     """Like pool.imap, but with at most `window()` chunks in flight: memory stays flat when the
     workers are faster than the writer (Pool.imap reads ahead without limit)."""
