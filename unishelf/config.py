@@ -69,6 +69,14 @@ class Config:
     def map_size(self) -> int:
         return parse_size(self.data["store"]["map_size"])
 
+    def options(self) -> list[str]:
+        """The command-line options that make another unishelf process (a serving worker, the
+        background renderer) use this store and, if it came from a file, this config."""
+        options = ["--data-dir", str(self.data_dir.resolve())]
+        if isinstance(self.source, Path):
+            options += ["--config", str(self.source.resolve())]
+        return options
+
     def path(self, key: str) -> Path:
         """A file named in the config, relative to the config file's directory or CONFIG_DIR."""
         name = Path(self.data[key])

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from pathlib import Path
 
 from twisted.application import service
 from twisted.internet import error, protocol, task
@@ -78,11 +77,8 @@ class PrerenderService(service.Service):
         if not left or not settled:
             return
         log.info("rendering %d records a load left for later", left)
-        config = self.catalog.config
         arguments = ["nice", "-n", str(WORKER_NICENESS), sys.executable, "-m", "unishelf.cli",
-                     "--data-dir", str(config.data_dir.resolve())]
-        if isinstance(config.source, Path):
-            arguments += ["--config", str(config.source.resolve())]
+                     *self.catalog.config.options()]
         self.child = _Child(self._ended)
         self.reactor.spawnProcess(self.child, "nice", arguments + ["prerender", "--quiet"],
                                   env=os.environ, childFDs={0: "w", 1: 2, 2: 2})

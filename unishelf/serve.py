@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from pathlib import Path
 
 from twisted.internet import protocol, reactor
 
@@ -65,10 +64,8 @@ class _WorkerProcess(protocol.ProcessProtocol):
 
 def _spawn_worker(config: Config, fds: dict[str, int]) -> _WorkerProcess:
     worker = _WorkerProcess()
-    arguments = [sys.executable, "-m", "unishelf.worker", "--data-dir", str(config.data_dir.resolve())]
+    arguments = [sys.executable, "-m", "unishelf.worker", *config.options()]
     arguments += [f"--listen={name}={fd}" for name, fd in fds.items()]
-    if isinstance(config.source, Path):
-        arguments += ["--config", str(config.source.resolve())]
     reactor.spawnProcess(worker, sys.executable, arguments, env=os.environ,
                          childFDs={0: "w", 1: 1, 2: 2, **{fd: fd for fd in fds.values()}})
     return worker

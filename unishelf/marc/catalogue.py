@@ -283,7 +283,7 @@ class Catalogue:
         rendered = render_ids(ids) if render_ids else self.renderings_of(store, ids)
         with store.writing() as writer:
             left = writer.bitmap(UNRENDERED_KEY)
-            done = len(left)
+            listed = len(left)
             for record_id in ids:
                 if record_id not in left:
                     continue   # rendered, or replaced with renderings, by another writer meanwhile
@@ -296,7 +296,7 @@ class Catalogue:
                     writer.put_rendered(record_id, rendered[record_id][1])
                 left.discard(record_id)
             writer.flush()
-        return done - len(left), len(left)
+        return listed - len(left), len(left)
 
     def renderings_of(self, store, ids: list[int]) -> dict[int, tuple[str, dict[str, bytes]]]:
         """Record id -> (its digest, its renderings) for the live records of `ids`. A record a

@@ -139,10 +139,7 @@ class Loader:
             _init_worker(self.catalogue, self.store)
             yield lambda chunks: map(_prepare_chunk, chunks)
             return
-        # spawn, not fork: the parent has the LMDB environment open, which a child must not inherit
-        context = multiprocessing.get_context("spawn")
-        store = (str(self.store.path), self.store.env.info()["map_size"])
-        with context.Pool(self.workers, _init_worker, (self.catalogue, store)) as pool:
+        with _worker_pool(self.catalogue, self.store, self.workers) as pool:
             yield lambda chunks: _bounded_map(pool, chunks, window=self._window)
 
     def _batch_target(self) -> int:
@@ -229,8 +226,8 @@ PARALLEL_FROM = 5000  # records; below this, starting worker processes costs mor
 WORKER_NICENESS = 10
 _worker_catalogue: Catalogue | None = None
 _worker_store: Store | None = None
-_worker_collects = False   # a worker process: collect garbage every COLLECT_EVERY chunks
-_worker_chunks = 0
+_worker_collects = False   # a worker process: collect garbage every COLLECT_EVERY jobs
+_worker_chunks = 0   # jobs (chunks to prepare, ids to render) a worker process has taken
 
 
 def _chunks(raws, library, first_id: int, render: bool = True):
@@ -254,8 +251,7 @@ def renderers(catalogue: Catalogue, store: Store, workers: int):
     if workers <= 1:
         yield None
         return
-    context = multiprocessing.get_context("spawn")   # as in Loader._preparer
-    with context.Pool(workers, _init_worker, (catalogue, (str(store.path), store.env.info()["map_size"]))) as pool:
+    with _worker_pool(catalogue, store, workers) as pool:
         def render_ids(ids: list[int]) -> dict:
             rendered = {}
             for part in pool.map(_renderings_of, [ids[start::workers] for start in range(workers)]):
@@ -264,13 +260,26 @@ def renderers(catalogue: Catalogue, store: Store, workers: int):
         yield render_ids
 
 
-def _renderings_of(ids: list[int]) -> dict:
-    """`Catalogue.renderings_of` in a worker process, which collects garbage every
-    `COLLECT_EVERY` calls as it does every so many chunks (see _init_worker)."""
+def _worker_pool(catalogue: Catalogue, store: Store, workers: int):
+    """`workers` processes of `_init_worker`, each opening the store itself: spawned, not
+    forked, since this process has the LMDB environment open, which a child must not inherit."""
+    context = multiprocessing.get_context("spawn")
+    return context.Pool(workers, _init_worker, (catalogue, (str(store.path), store.env.info()["map_size"])))
+
+
+def _collect_now_and_then():
+    """In a worker process, a full garbage collection every `COLLECT_EVERY` jobs (see
+    _init_worker and _collected_between_batches)."""
     global _worker_chunks
-    _worker_chunks += 1
-    if _worker_chunks % COLLECT_EVERY == 0:
-        gc.collect()
+    if _worker_collects:
+        _worker_chunks += 1
+        if _worker_chunks % COLLECT_EVERY == 0:
+            gc.collect()
+
+
+def _renderings_of(ids: list[int]) -> dict:
+    """`Catalogue.renderings_of` in a worker process."""
+    _collect_now_and_then()
     return _worker_catalogue.renderings_of(_worker_store, ids)
 
 
@@ -316,12 +325,8 @@ def _prepare_chunk(job) -> tuple[list[Prepared | AlreadyStored | ReadRecord | Re
     chunk): far fewer and smaller objects to send than a set of terms per record, and a term
     new to the store is written as it comes.
     """
-    global _worker_chunks
     raws, library, first_id, render = job
-    if _worker_collects:
-        _worker_chunks += 1
-        if _worker_chunks % COLLECT_EVERY == 0:
-            gc.collect()
+    _collect_now_and_then()
     catalogue = _worker_catalogue
     items = [decode(raw) for raw in raws]
     stored: set[str] = set()   # digests of records whose bytes are stored

@@ -19,9 +19,9 @@ from unishelf.marc.marcxml import record_xml
 from unishelf.marc.record import write_iso2709
 from unishelf.marc.render import brief, sutrs
 from unishelf.search.bib1 import DIAGNOSTICS, Bib1Mapping
+from unishelf.search.record_schemas import RecordSchema, find_record_schema
 from unishelf.search.session import Session
 from unishelf.search.tree import QueryError
-from unishelf.search.record_schemas import RecordSchema, find_record_schema
 from unishelf.z3950 import apdu as z
 from unishelf.z3950 import extended as es
 from unishelf.ber import (
